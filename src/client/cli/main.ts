@@ -1,0 +1,155 @@
+/**
+ * argv → options → command. Every error ends here, and only here becomes output and an exit code.
+ */
+import { homedir } from 'node:os';
+import yargs, { type Argv } from 'yargs';
+import { getDaemonStatus, runDaemon, startDaemon, stopDaemon } from '../../remote/commands.js';
+import { getStatePaths } from '../../remote/state-dir.js';
+import { ErrorCode, ExitCode, SicksyncError } from '../../shared/errors.js';
+import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
+import { VERSION } from '../../shared/version.js';
+import { runAdd } from '../commands/add.js';
+import { runInit } from '../commands/init.js';
+import { runList } from '../commands/list.js';
+import { runRemove } from '../commands/remove.js';
+import { loadProject, loadProjectByAlias } from '../config/load-project.js';
+import { createConsoleReporter, printError, printLines } from './output.js';
+import { runAll } from './run-all.js';
+import { runProject } from './run-project.js';
+import { fileURLToPath } from 'node:url';
+
+const BIN_SCRIPT = fileURLToPath(new URL('../../../bin/sicksync.js', import.meta.url));
+
+interface SyncFlags {
+  alias?: string;
+  all: boolean;
+  once: boolean;
+  force: boolean;
+  deleteExtraneous: boolean;
+}
+
+/** Flags a `-a` parent hands on to each project's child. */
+function getPassThrough(flags: SyncFlags): string[] {
+  return [flags.once && '--once', flags.force && '--force', flags.deleteExtraneous && '--delete-extraneous'].filter(
+    (flag): flag is string => typeof flag === 'string',
+  );
+}
+
+async function runSync(flags: SyncFlags): Promise<number> {
+  const home = homedir();
+  const reporter = createConsoleReporter();
+  if (flags.all) {
+    if (flags.alias) throw new SicksyncError(ErrorCode.USAGE, 'give either an alias or --all, not both');
+    return runAll(home, getPassThrough(flags), reporter);
+  }
+  const project = flags.alias
+    ? await loadProjectByAlias(flags.alias, { home })
+    : await loadProject({ cwd: process.cwd(), home });
+  return runProject(project, { once: flags.once, force: flags.force, deleteExtraneous: flags.deleteExtraneous }, reporter);
+}
+
+function getDaemonSettings(grace: number | undefined) {
+  return { paths: getStatePaths(), graceMs: grace ?? getIdleGraceMs(), heartbeatMs: getHeartbeatMs() };
+}
+
+function defineRemote(cli: Argv, done: (code: number) => void): Argv {
+  return cli
+    .option('grace', { type: 'number', describe: 'ms the daemon waits after its last client before it exits (default 10000, or $SICKSYNC_DAEMON_GRACE_MS)' })
+    .command('daemon', 'run the daemon in the foreground', (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }), async (argv) => {
+      done(await runDaemon(getDaemonSettings(argv.grace as number | undefined), argv.detach as boolean));
+    })
+    .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, async (argv) => {
+      printLines([await startDaemon(getDaemonSettings(argv.grace as number | undefined), BIN_SCRIPT)]);
+      done(ExitCode.OK);
+    })
+    .command('stop', 'stop the daemon', {}, async () => {
+      printLines([await stopDaemon(getStatePaths())]);
+      done(ExitCode.OK);
+    })
+    .command('status', 'say whether a daemon runs (exit 0) or not (exit 1)', {}, async () => {
+      const status = await getDaemonStatus(getStatePaths());
+      printLines([status.line]);
+      done(status.running ? ExitCode.OK : ExitCode.FAILURE);
+    })
+    .demandCommand(1, 'name a remote command: daemon, start-daemon, stop or status');
+}
+
+function buildCli(args: string[], done: (code: number) => void): Argv {
+  const home = homedir();
+  return yargs(args)
+    .scriptName('sicksync')
+    .usage('$0 [alias]\n\nKeep a project in sync with its destinations, live.')
+    .command<SyncFlags>(
+      '$0 [alias]',
+      'sync the project of the current folder (or the one registered as ALIAS), then follow changes',
+      (y) =>
+        y
+          .positional('alias', { type: 'string', describe: 'a project registered in ~/.sicksync-config.json' })
+          .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'every active project, each in its own process' })
+          .option('once', { type: 'boolean', default: false, describe: 'bring every destination up to date, then exit (0 when all converged)' })
+          .option('force', { type: 'boolean', default: false, describe: 'allow a sync that deletes more than deleteGuard' })
+          .option('delete-extraneous', { type: 'boolean', default: false, describe: 'on the first sync, delete files that exist only at a destination' }) as unknown as Argv<SyncFlags>,
+      async (argv) => done(await runSync(argv)),
+    )
+    .command<{ alias?: string; to?: string[] }>(
+      'init',
+      'write a project file here and register it in the global file',
+      (y) =>
+        y
+          .option('alias', { type: 'string', describe: 'name to register the project under (default: folder name)' })
+          .option('to', { type: 'string', array: true, describe: 'a destination; repeat for several' }) as Argv<{ alias?: string; to?: string[] }>,
+      async (argv) => {
+        printLines(await runInit({ cwd: process.cwd(), home, to: argv.to ?? [], ...(argv.alias ? { alias: argv.alias } : {}) }));
+        done(ExitCode.OK);
+      },
+    )
+    .command<{ path?: string; alias?: string }>(
+      'add [path]',
+      'register an existing project in the global file',
+      (y) => y.positional('path', { type: 'string' }).option('alias', { type: 'string' }) as Argv<{ path?: string; alias?: string }>,
+      async (argv) => {
+        printLines(await runAdd({ cwd: process.cwd(), home, ...(argv.path ? { path: argv.path } : {}), ...(argv.alias ? { alias: argv.alias } : {}) }));
+        done(ExitCode.OK);
+      },
+    )
+    .command<{ alias: string }>(
+      'remove <alias>',
+      'remove a project from the global file',
+      (y) => y.positional('alias', { type: 'string', demandOption: true }) as Argv<{ alias: string }>,
+      async (argv) => {
+        printLines(await runRemove({ home, alias: argv.alias }));
+        done(ExitCode.OK);
+      },
+    )
+    .command('list', 'list the projects of the global file', {}, async () => {
+      printLines(await runList({ home }));
+      done(ExitCode.OK);
+    })
+    .command('remote', 'the remote side: daemon | start-daemon | stop | status', (y) => defineRemote(y, done))
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .alias('v', 'version')
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new SicksyncError(ErrorCode.USAGE, `${message}. See "sicksync --help".`);
+    });
+}
+
+export async function main(args: string[]): Promise<number> {
+  let code: number = ExitCode.OK;
+  try {
+    await buildCli(args, (result) => {
+      code = result;
+    }).parseAsync();
+    return code;
+  } catch (error) {
+    if (error instanceof SicksyncError) {
+      printError(error.code, error.message);
+      return error.exitCode;
+    }
+    process.stderr.write(`sicksync: unexpected error, please report it:\n${(error as Error).stack ?? String(error)}\n`);
+    return ExitCode.FAILURE;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * `sicksync` and `sicksync <alias>`: sync one project, once or live until a signal.
+ */
+import { ExitCode } from '../../shared/errors.js';
+import type { ProjectConfig } from '../config/types.js';
+import { ProjectSync, type RunOptions } from '../sync/project-sync.js';
+import type { Reporter } from '../sync/reporter.js';
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const handle = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', handle);
+      process.off('SIGTERM', handle);
+      resolve(signal);
+    };
+    process.on('SIGINT', handle);
+    process.on('SIGTERM', handle);
+  });
+}
+
+export async function runProject(project: ProjectConfig, options: RunOptions, reporter: Reporter): Promise<number> {
+  const targets = project.destinations.map((d) => d.id).join(', ');
+  reporter.info(`${project.name}: ${project.root} → ${targets}`);
+  const sync = new ProjectSync(project, options, reporter);
+  if (options.once) {
+    await sync.start();
+    const converged = sync.isConverged;
+    await sync.stop();
+    for (const destination of sync.destinations) {
+      if (!destination.isConverged) reporter.error(`${destination.label}: not converged`);
+    }
+    reporter.info(converged ? 'all destinations up to date' : 'some destinations did not converge');
+    return converged ? ExitCode.OK : ExitCode.FAILURE;
+  }
+  const signal = waitForSignal();
+  await sync.start();
+  reporter.info('watching for changes (Ctrl-C to stop)');
+  await signal;
+  reporter.info('stopping…');
+  await sync.stop();
+  return ExitCode.OK;
+}

@@ -1,0 +1,151 @@
+import * as path from 'node:path';
+import { ConfigError, type ConfigProblem } from '../../shared/errors.js';
+import type { SyncMode } from '../../shared/sync-mode.js';
+import type { DestinationInput } from './schema.js';
+import type { DestinationSpec } from './types.js';
+
+export interface NormalizeDestinationOptions {
+  /** Absolute path of the project root: local relative paths resolve against it. */
+  projectRoot: string;
+  /** The project's merged mode, used when the destination names none. */
+  defaultMode: SyncMode;
+  /** This user's home: a local `~` expands to it. */
+  home: string;
+  /** Where the value was written, so problems point at it. */
+  file?: string;
+  field?: string;
+}
+
+interface ParsedLocation {
+  host?: DestinationSpec['host'];
+  location: string;
+  /** Dot-path of the location within the destination (`.destinationLocation` for the long form). */
+  locationField: string;
+}
+
+/**
+ * Turns a destination as written (scp-style shorthand or the long form) into a DestinationSpec.
+ * Throws a ConfigError listing every problem of this one destination.
+ */
+export function normalizeDestination(value: DestinationInput, options: NormalizeDestinationOptions): DestinationSpec {
+  const problems: Array<{ subfield: string; message: string }> = [];
+  const fail = (message: string, subfield = '') => problems.push({ subfield, message });
+  const parsed = typeof value === 'string' ? parseShorthand(value, fail) : parseLongForm(value, fail);
+  const mode = (typeof value === 'string' ? undefined : value.mode) ?? options.defaultMode;
+
+  let location = parsed?.location ?? '';
+  if (parsed?.host) {
+    location = normalizeRemoteLocation(location, (message) => fail(message, parsed.locationField));
+  } else if (parsed) {
+    location = normalizeLocalLocation(location, options, (message) => fail(message, parsed.locationField));
+  }
+  if (problems.length > 0 || !parsed) {
+    const field = options.field ?? '';
+    throw new ConfigError(
+      problems.map(({ subfield, message }): ConfigProblem => ({ file: options.file ?? '', field: field + subfield, message })),
+    );
+  }
+  const spec: DestinationSpec = { id: getDestinationId(parsed.host, location), location, mode };
+  if (parsed.host) spec.host = parsed.host;
+  return spec;
+}
+
+/** True when an scp-style value names a local folder rather than `[user@]host:path`. */
+export function isLocalShorthand(value: string): boolean {
+  if (/^[/~.]/.test(value)) return true;
+  const colon = value.indexOf(':');
+  const slash = value.indexOf('/');
+  return colon === -1 || (slash !== -1 && slash < colon);
+}
+
+function parseShorthand(value: string, fail: (message: string) => void): ParsedLocation | undefined {
+  if (isLocalShorthand(value)) return { location: value, locationField: '' };
+  let rest = value;
+  let username: string | undefined;
+  const at = value.indexOf('@');
+  if (at !== -1 && at < value.indexOf(':')) {
+    username = value.slice(0, at);
+    rest = value.slice(at + 1);
+  }
+  // `[::1]:path`, as scp writes IPv6 addresses, since the address itself holds colons.
+  const hostEnd = rest.startsWith('[') ? rest.indexOf(']') + 1 : rest.indexOf(':');
+  const hostname = rest.startsWith('[') ? rest.slice(1, hostEnd - 1) : rest.slice(0, hostEnd);
+  if (hostEnd <= 0 || rest[hostEnd] !== ':' || !/^[^\s/@[\]]+$/.test(hostname) || username === '') {
+    fail(`"${value}" is not a valid destination: write [user@]host:path (e.g. devbox:~/src/web) or a local path`);
+    return undefined;
+  }
+  const host: NonNullable<DestinationSpec['host']> = { hostname };
+  if (username) host.username = username;
+  return { host, location: rest.slice(hostEnd + 1), locationField: '' };
+}
+
+function parseLongForm(
+  value: Exclude<DestinationInput, string>,
+  fail: (message: string, subfield?: string) => void,
+): ParsedLocation {
+  const locationField = '.destinationLocation';
+  if (value.hostname === undefined) {
+    if (value.username !== undefined) fail('needs a hostname (a local destination has no user)', '.username');
+    if (value.port !== undefined) fail('needs a hostname (a local destination has no port)', '.port');
+    return { location: value.destinationLocation, locationField };
+  }
+  const host: NonNullable<DestinationSpec['host']> = { hostname: value.hostname };
+  if (value.username !== undefined) host.username = value.username;
+  if (value.port !== undefined) host.port = value.port;
+  return { host, location: value.destinationLocation, locationField };
+}
+
+/** Remote paths keep `~`: it means the remote user's home, known only once connected. */
+function normalizeRemoteLocation(location: string, fail: (message: string) => void): string {
+  if (location.startsWith('/')) return stripTrailingSlash(path.posix.normalize(location));
+  if (location === '~' || location.startsWith('~/')) {
+    const rest = path.posix.normalize(location.slice(2) || '.');
+    return rest === '.' ? '~' : stripTrailingSlash(`~/${rest}`);
+  }
+  if (location.startsWith('~')) {
+    fail(`"${location}": another user's home (~user) is not supported; write the absolute path`);
+  } else {
+    fail(`"${location}": a remote path must be absolute or start with ~ (e.g. devbox:~/src/web)`);
+  }
+  return location;
+}
+
+function normalizeLocalLocation(
+  location: string,
+  options: NormalizeDestinationOptions,
+  fail: (message: string) => void,
+): string {
+  if (location.startsWith('~') && location !== '~' && !location.startsWith('~/')) {
+    fail(`"${location}": another user's home (~user) is not supported; write the absolute path`);
+    return location;
+  }
+  const absolute = location.startsWith('~')
+    ? path.join(options.home, location.slice(1))
+    : path.resolve(options.projectRoot, location);
+  const root = path.resolve(options.projectRoot);
+  // Lexical check: the destination may not exist yet, so its real path cannot be asked for.
+  if (absolute === root) {
+    fail(`"${location}" is the project folder itself; a destination must be another folder`);
+  } else if (isInside(root, absolute)) {
+    fail(`"${location}" is inside the project folder ${root}, which would sync the project into itself`);
+  } else if (isInside(absolute, root)) {
+    fail(`"${location}" contains the project folder ${root}, which would sync the project into itself`);
+  }
+  return absolute;
+}
+
+function isInside(parent: string, child: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+function stripTrailingSlash(location: string): string {
+  return location.length > 1 && location.endsWith('/') ? location.slice(0, -1) : location;
+}
+
+/** A readable key that changes only when the destination really changes: `me@gpu-1:2222:/data/web`. */
+function getDestinationId(host: DestinationSpec['host'], location: string): string {
+  if (!host) return location;
+  const hostname = host.hostname.includes(':') ? `[${host.hostname}]` : host.hostname;
+  return `${host.username ? `${host.username}@` : ''}${hostname}${host.port ? `:${host.port}` : ''}:${location}`;
+}

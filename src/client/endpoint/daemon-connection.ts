@@ -1,0 +1,224 @@
+/**
+ * The client's side of one connection to a daemon, serving one destination folder: the handshake,
+ * requests with their answers, and operations with their acknowledgements.
+ */
+import { hostname } from 'node:os';
+import WebSocket from 'ws';
+import type { Entry, Snapshot } from '../../shared/entry.js';
+import { ErrorCode, ProtocolError, SicksyncError, getErrorFromWire } from '../../shared/errors.js';
+import type { Op } from '../../shared/plan/types.js';
+import { PROTOCOL_VERSION, validateDaemonMessage, type ClientMessage, type DaemonMessage } from '../../shared/protocol.js';
+import { readMessage, sendMessage } from '../../shared/socket-io.js';
+import { startHeartbeat } from '../../shared/heartbeat.js';
+import { getHeartbeatMs } from '../../shared/timing.js';
+import { VERSION } from '../../shared/version.js';
+import type { Endpoint, OpResult } from './endpoint.js';
+import { sendFile } from './send-file.js';
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: Error) => void;
+}
+
+export interface HelloOptions {
+  root: string;
+  excludes: readonly string[];
+}
+
+export class DaemonConnection implements Endpoint {
+  private nextId = 1;
+  private readonly acks = new Map<number, Waiter<OpResult>>();
+  private readonly requests = new Map<number, Waiter<DaemonMessage>>();
+  private readonly scanPages = new Map<number, Entry[]>();
+  private readonly closeListeners: ((reason: string) => void)[] = [];
+  private closedReason: string | null = null;
+  private sendChain: Promise<void> = Promise.resolve();
+  root = '';
+  daemonVersion = '';
+
+  private constructor(
+    private readonly ws: WebSocket,
+    readonly description: string,
+  ) {
+    ws.on('message', (data, isBinary) => this.handleFrame(data, isBinary));
+    ws.on('close', (code, reason) => this.handleClose(reason.toString() || `connection closed (${code})`));
+    ws.on('error', (error) => this.handleClose(error.message));
+    startHeartbeat(ws, getHeartbeatMs());
+  }
+
+  /** Opens a WebSocket on `url` (e.g. `ws+unix:///path/to/daemon.sock:/`) and shakes hands. */
+  static async open(url: string, description: string, hello: HelloOptions, options: WebSocket.ClientOptions = {}): Promise<DaemonConnection> {
+    const ws = new WebSocket(url, { maxPayload: 256 * 1024 * 1024, handshakeTimeout: 10_000, ...options });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const connection = new DaemonConnection(ws, description);
+    await connection.handshake(hello);
+    return connection;
+  }
+
+  private async handshake(hello: HelloOptions): Promise<void> {
+    const message: ClientMessage = {
+      t: 'hello',
+      protocol: PROTOCOL_VERSION,
+      version: VERSION,
+      root: hello.root,
+      excludes: [...hello.excludes],
+      client: hostname(),
+    };
+    const answer = await this.request(0, message);
+    if (answer.t !== 'welcome') throw new ProtocolError(`expected a welcome, got '${answer.t}'`);
+    if (answer.protocol !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`daemon speaks protocol ${answer.protocol}, this client ${PROTOCOL_VERSION}`, ErrorCode.PROTOCOL_VERSION);
+    }
+    this.root = answer.root;
+    this.daemonVersion = answer.version;
+  }
+
+  private allocateId(): number {
+    return this.nextId++;
+  }
+
+  private request(req: number, message: ClientMessage): Promise<DaemonMessage> {
+    return new Promise((resolve, reject) => {
+      this.requests.set(req, { resolve, reject });
+      sendMessage(this.ws, message).catch((error: Error) => {
+        this.requests.delete(req);
+        reject(error);
+      });
+    });
+  }
+
+  private handleFrame(data: WebSocket.RawData, isBinary: boolean): void {
+    let message: DaemonMessage;
+    try {
+      ({ message } = readMessage(data, isBinary, validateDaemonMessage));
+    } catch (error) {
+      this.ws.close(1008, 'protocol error');
+      this.handleClose(`the daemon sent a malformed frame: ${(error as Error).message}`);
+      return;
+    }
+    this.dispatch(message);
+  }
+
+  private dispatch(message: DaemonMessage): void {
+    switch (message.t) {
+      case 'ack':
+      case 'nack': {
+        const waiter = this.acks.get(message.op);
+        if (!waiter) return; // e.g. a second nack for chunks of a write that already failed
+        this.acks.delete(message.op);
+        if (message.t === 'ack') waiter.resolve({ entry: message.entry, ...(message.note ? { note: message.note } : {}) });
+        else waiter.reject(getErrorFromWire(message.error));
+        return;
+      }
+      case 'scan-page': {
+        const entries = this.scanPages.get(message.req) ?? [];
+        entries.push(...message.entries);
+        this.scanPages.set(message.req, entries);
+        if (message.done) this.settleRequest(message.req, message);
+        return;
+      }
+      case 'welcome':
+        this.settleRequest(0, message);
+        return;
+      case 'hashes':
+        this.settleRequest(message.req, message);
+        return;
+      case 'error': {
+        const error = getErrorFromWire(message.error);
+        const waiter = this.requests.get(message.req ?? 0);
+        if (waiter) {
+          this.requests.delete(message.req ?? 0);
+          waiter.reject(error);
+        } else {
+          this.handleClose(error.message);
+        }
+      }
+    }
+  }
+
+  private settleRequest(req: number, message: DaemonMessage): void {
+    const waiter = this.requests.get(req);
+    this.requests.delete(req);
+    waiter?.resolve(message);
+  }
+
+  async scan(): Promise<Snapshot> {
+    const req = this.allocateId();
+    await this.request(req, { t: 'scan', req });
+    const entries = this.scanPages.get(req) ?? [];
+    this.scanPages.delete(req);
+    return new Map(entries.map((entry) => [entry.path, entry]));
+  }
+
+  async hash(paths: readonly string[]): Promise<Map<string, string | null>> {
+    const req = this.allocateId();
+    const answer = await this.request(req, { t: 'hash', req, paths: [...paths] });
+    if (answer.t !== 'hashes') throw new ProtocolError(`expected hashes, got '${answer.t}'`);
+    return new Map(Object.entries(answer.hashes));
+  }
+
+  apply(op: Op, localRoot: string): Promise<OpResult> {
+    const id = this.allocateId();
+    const acked = new Promise<OpResult>((resolve, reject) => this.acks.set(id, { resolve, reject }));
+    // Frames leave strictly in plan order (a file's chunks before the folder times that follow it);
+    // acknowledgements are still awaited in parallel.
+    const sent = this.sendChain.then(() => this.sendOp(id, op, localRoot));
+    this.sendChain = sent.catch(() => undefined);
+    sent.catch((error: unknown) => {
+      const waiter = this.acks.get(id);
+      this.acks.delete(id);
+      waiter?.reject(error instanceof Error ? error : new Error(String(error)));
+    });
+    return acked;
+  }
+
+  private sendOp(op: number, change: Op, localRoot: string): Promise<void> {
+    switch (change.kind) {
+      case 'mkdir':
+        return sendMessage(this.ws, { t: 'mkdir', op, path: change.path, mode: change.entry.mode });
+      case 'symlink':
+        return sendMessage(this.ws, { t: 'symlink', op, path: change.path, target: change.entry.target ?? '' });
+      case 'meta':
+        return sendMessage(this.ws, { t: 'meta', op, path: change.path, mode: change.entry.mode, mtimeNs: change.entry.mtimeNs });
+      case 'delete':
+        return sendMessage(this.ws, { t: 'delete', op, path: change.path, expect: change.expect });
+      case 'rename':
+        return sendMessage(this.ws, { t: 'rename', op, from: change.from, to: change.path });
+      case 'write':
+        return sendFile(this.ws, op, change.entry, localRoot);
+    }
+  }
+
+  onClose(listener: (reason: string) => void): void {
+    if (this.closedReason !== null) listener(this.closedReason);
+    else this.closeListeners.push(listener);
+  }
+
+  private handleClose(reason: string): void {
+    if (this.closedReason !== null) return;
+    this.closedReason = reason;
+    const error = new SicksyncError(ErrorCode.CONNECTION_LOST, `lost the connection to ${this.description}: ${reason}`);
+    for (const waiter of [...this.acks.values(), ...this.requests.values()]) waiter.reject(error);
+    this.acks.clear();
+    this.requests.clear();
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.ws.terminate();
+        resolve();
+      }, 2000);
+      this.ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.ws.close(1000, 'client done');
+    });
+  }
+}

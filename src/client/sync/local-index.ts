@@ -1,0 +1,77 @@
+/**
+ * The project's local state, kept current from the watcher's batches: one index that every
+ * destination reads, so a change is stat-ed once however many destinations there are.
+ */
+import { join } from 'node:path';
+import { getParentPath, isInside, type Entry, type Snapshot } from '../../shared/entry.js';
+import type { IgnoreRules } from '../../shared/ignore-rules.js';
+import { isLinkTargetInside } from '../../shared/paths.js';
+import { scanTree } from '../../shared/scan.js';
+import { getEntry } from '../../shared/stat-entry.js';
+
+export class LocalIndex {
+  readonly entries: Snapshot = new Map();
+  private readonly warned = new Set<string>();
+
+  constructor(
+    readonly root: string,
+    private readonly rules: IgnoreRules,
+    private readonly warn: (line: string) => void,
+  ) {}
+
+  /** Symlinks are kept as links only when they stay inside the root; others are left out. */
+  private isSyncable(entry: Entry): boolean {
+    if (entry.kind !== 'symlink' || isLinkTargetInside(entry.path, entry.target ?? '')) return true;
+    if (!this.warned.has(entry.path)) {
+      this.warned.add(entry.path);
+      this.warn(`not syncing ${entry.path}: it is a symlink to ${entry.target}, outside the project`);
+    }
+    return false;
+  }
+
+  async scan(under = ''): Promise<Entry[]> {
+    const found = [...(await scanTree(this.root, this.rules, under)).values()].filter((entry) => this.isSyncable(entry));
+    for (const entry of found) this.entries.set(entry.path, entry);
+    return found;
+  }
+
+  private remove(path: string, changed: Set<string>): void {
+    for (const known of [...this.entries.keys()]) {
+      if (known === path || isInside(known, path)) {
+        this.entries.delete(known);
+        changed.add(known);
+      }
+    }
+    changed.add(path);
+  }
+
+  /** Re-reads the given paths (and their folders, whose times they move); returns what changed. */
+  async update(paths: Iterable<string>): Promise<Set<string>> {
+    const changed = new Set<string>();
+    const sorted = [...paths].sort((a, b) => a.split('/').length - b.split('/').length);
+    const parents = new Set<string>();
+    for (const path of sorted) {
+      await this.refresh(path, changed);
+      const parent = getParentPath(path);
+      if (parent !== '') parents.add(parent);
+    }
+    for (const parent of parents) if (!changed.has(parent)) await this.refresh(parent, changed);
+    return changed;
+  }
+
+  private async refresh(path: string, changed: Set<string>): Promise<void> {
+    const entry = await getEntry(join(this.root, path), path);
+    if (!entry || this.rules.isIgnored(path, entry.kind === 'dir') || !this.isSyncable(entry)) {
+      if (this.entries.has(path)) this.remove(path, changed);
+      return;
+    }
+    const previous = this.entries.get(path);
+    if (previous && previous.kind !== entry.kind) this.remove(path, changed);
+    this.entries.set(path, entry);
+    changed.add(path);
+    // A folder that appears whole (moved in, extracted) may not get an event per file.
+    if (entry.kind === 'dir' && previous?.kind !== 'dir') {
+      for (const found of await this.scan(path)) changed.add(found.path);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * One project: one local scan and one watcher feeding every destination.
+ */
+import { getStatePaths } from '../../remote/state-dir.js';
+import { ErrorCode, SicksyncError } from '../../shared/errors.js';
+import type { DestinationSpec, ProjectConfig } from '../config/types.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { connectLocalDaemon } from '../endpoint/local-daemon.js';
+import { loadProjectRules } from '../project-rules.js';
+import { watchTree, type Watcher } from '../watcher.js';
+import { BaselineStore } from './baseline-store.js';
+import { DestinationSync } from './destination-sync.js';
+import { LocalIndex } from './local-index.js';
+import type { Reporter } from './reporter.js';
+
+export interface RunOptions {
+  once: boolean;
+  force: boolean;
+  deleteExtraneous: boolean;
+}
+
+/** How to reach a destination; remote hosts plug in here. */
+export type Connector = (spec: DestinationSpec, hello: { root: string; excludes: readonly string[] }) => Promise<Endpoint>;
+
+const connectDefault: Connector = async (spec, hello) => {
+  if (spec.host) {
+    throw new SicksyncError(ErrorCode.SSH, `${spec.id}: SSH destinations are not supported by this build yet`);
+  }
+  return connectLocalDaemon(spec.id, hello);
+};
+
+export class ProjectSync {
+  readonly destinations: DestinationSync[] = [];
+  private watcher: Watcher | null = null;
+  private index: LocalIndex | null = null;
+  private updates: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly project: ProjectConfig,
+    private readonly options: RunOptions,
+    private readonly reporter: Reporter,
+    private readonly connector: Connector = connectDefault,
+  ) {}
+
+  /** Scans, then brings every destination up to date; in live mode keeps following changes. */
+  async start(): Promise<void> {
+    const { project, reporter } = this;
+    const rules = await loadProjectRules(project);
+    const index = new LocalIndex(project.root, rules, (line) => reporter.warn(line));
+    this.index = index;
+    let scanned = false;
+    const early: Set<string>[] = [];
+    if (!this.options.once) {
+      this.watcher = watchTree(
+        project.root,
+        rules,
+        (paths) => (scanned ? this.handleBatch(paths) : early.push(paths)),
+        (error) => reporter.warn(`watcher: ${error.message}`),
+      );
+    }
+    const started = Date.now();
+    await Promise.all([index.scan(), this.watcher?.ready]);
+    reporter.info(`scanned ${index.entries.size} entries in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const stateDir = getStatePaths().dir;
+    for (const spec of project.destinations) {
+      const hello = { root: spec.location, excludes: rules.patterns };
+      this.destinations.push(
+        new DestinationSync({
+          label: spec.id,
+          localRoot: project.root,
+          local: index.entries,
+          connect: () => this.connector(spec, hello),
+          store: new BaselineStore(stateDir, project.root, spec.id),
+          reporter,
+          deleteGuard: project.deleteGuard,
+          force: this.options.force,
+          deleteExtraneous: this.options.deleteExtraneous,
+          once: this.options.once,
+        }),
+      );
+    }
+    scanned = true;
+    for (const batch of early) this.handleBatch(batch);
+    const runs = this.destinations.map((destination) => destination.start());
+    if (this.options.once) await Promise.all(runs);
+    else await Promise.all(this.destinations.map((destination) => destination.settled));
+  }
+
+  private handleBatch(paths: Set<string>): void {
+    const index = this.index;
+    if (!index) return;
+    this.updates = this.updates
+      .then(async () => {
+        const changed = await index.update(paths);
+        if (changed.size === 0) return;
+        for (const destination of this.destinations) destination.markDirty(changed);
+      })
+      .catch((error: unknown) => this.reporter.warn(`could not read changes: ${String(error)}`));
+  }
+
+  get isConverged(): boolean {
+    return this.destinations.every((destination) => destination.isConverged);
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher?.close();
+    await this.updates;
+    await Promise.all(this.destinations.map((destination) => destination.stop()));
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The only module that talks to chokidar: it hands the rest of the program batches of relative
+ * paths that may have changed, never raw events. Whatever a path became is found by stat-ing it.
+ */
+import { watch, type FSWatcher } from 'chokidar';
+import { lstatSync } from 'node:fs';
+import { relative, sep } from 'node:path';
+import type { IgnoreRules } from '../shared/ignore-rules.js';
+
+/** Quiet time that closes a batch, and the longest a batch may stay open under a steady stream. */
+const SETTLE_MS = 15;
+const MAX_BATCH_MS = 150;
+
+export interface Watcher {
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function watchTree(root: string, rules: IgnoreRules, onBatch: (paths: Set<string>) => void, onError: (error: Error) => void): Watcher {
+  const toRelative = (absolute: string): string => relative(root, absolute).split(sep).join('/');
+  let pending = new Set<string>();
+  let settleTimer: NodeJS.Timeout | null = null;
+  let batchTimer: NodeJS.Timeout | null = null;
+
+  const flush = (): void => {
+    if (settleTimer) clearTimeout(settleTimer);
+    if (batchTimer) clearTimeout(batchTimer);
+    settleTimer = batchTimer = null;
+    const batch = pending;
+    pending = new Set();
+    if (batch.size > 0) onBatch(batch);
+  };
+
+  const handleEvent = (absolute: string): void => {
+    const path = toRelative(absolute);
+    if (path === '' || path.startsWith('..')) return;
+    pending.add(path);
+    if (settleTimer) clearTimeout(settleTimer);
+    settleTimer = setTimeout(flush, SETTLE_MS);
+    batchTimer ??= setTimeout(flush, MAX_BATCH_MS);
+  };
+
+  const watcher: FSWatcher = watch(root, {
+    ignoreInitial: true,
+    followSymlinks: false,
+    // Off: it holds back unlinks for 100 ms, which would split a rename into two batches.
+    atomic: false,
+    ignored: (absolute, stats) => {
+      const path = toRelative(absolute);
+      if (path === '' || path.startsWith('..')) return false;
+      return rules.isIgnored(path, stats ? stats.isDirectory() : isDirectory(absolute));
+    },
+  });
+  for (const event of ['add', 'addDir', 'change', 'unlink', 'unlinkDir'] as const) watcher.on(event, handleEvent);
+  watcher.on('error', (error) => onError(error instanceof Error ? error : new Error(String(error))));
+  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  return {
+    ready,
+    async close() {
+      flush();
+      await watcher.close();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * `sicksync remote daemon | start-daemon | stop | status`: what the client runs on a host (over SSH,
+ * or locally for local destinations), and what a person may run too. Output is plain lines.
+ */
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { daemonizeProcess } from 'daemonize-process';
+import { ErrorCode, SicksyncError } from '../shared/errors.js';
+import { PROTOCOL_VERSION } from '../shared/protocol.js';
+import { VERSION } from '../shared/version.js';
+import { Daemon } from './daemon.js';
+import { isSocketLive } from './socket-claim.js';
+import { ensureStateDir, type StatePaths } from './state-dir.js';
+
+/** The one line `start-daemon` prints; the client looks for this prefix and ignores any other output. */
+export const READY_PREFIX = 'sicksync-daemon-ready ';
+
+export interface DaemonSettings {
+  paths: StatePaths;
+  graceMs: number;
+  heartbeatMs: number;
+}
+
+function readPid(paths: StatePaths): number | null {
+  try {
+    const pid = Number(readFileSync(paths.pid, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function getLogTail(paths: StatePaths, lines = 5): string {
+  try {
+    return readFileSync(paths.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Runs the daemon in this process until it exits; with `detach`, first re-spawns itself detached. */
+export async function runDaemon(settings: DaemonSettings, detach: boolean): Promise<number> {
+  ensureStateDir(settings.paths);
+  if (detach) {
+    const log = openSync(settings.paths.log, 'a', 0o600);
+    // Returns at once in the detached child (daemonize-process marks it through the environment);
+    // in this process it spawns that child and exits.
+    daemonizeProcess({ stdio: ['ignore', log, log], cwd: settings.paths.dir });
+    closeSync(log);
+  }
+  const daemon = new Daemon(settings);
+  try {
+    await daemon.start();
+  } catch (error) {
+    // Lost the race to another daemon started at the same moment: that one serves everybody.
+    if (error instanceof SicksyncError && error.code === ErrorCode.DAEMON_START) {
+      daemon.log(`not starting: ${error.message}`);
+      return 0;
+    }
+    throw error;
+  }
+  const stop = (): void => void daemon.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  process.once('SIGHUP', stop);
+  await daemon.done;
+  return 0;
+}
+
+/**
+ * Makes sure a daemon listens, starting one detached when none does; returns the ready line.
+ * `script` is the entry this program was started from, so the daemon runs the same code.
+ */
+export async function startDaemon(settings: DaemonSettings, script: string): Promise<string> {
+  ensureStateDir(settings.paths);
+  if (!(await isSocketLive(settings.paths.socket))) {
+    const args = [script, 'remote', 'daemon', '--detach'];
+    const env = {
+      ...process.env,
+      SICKSYNC_DAEMON_GRACE_MS: String(settings.graceMs),
+      SICKSYNC_HEARTBEAT_MS: String(settings.heartbeatMs),
+    };
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, args, { stdio: 'ignore', env, cwd: settings.paths.dir });
+      child.once('error', reject);
+      child.once('exit', () => resolve());
+    });
+    await waitForDaemon(settings.paths);
+  }
+  const ready = { pid: readPid(settings.paths), socket: settings.paths.socket, version: VERSION, protocol: PROTOCOL_VERSION };
+  return READY_PREFIX + JSON.stringify(ready);
+}
+
+async function waitForDaemon(paths: StatePaths): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if ((await isSocketLive(paths.socket)) && readPid(paths) !== null) return;
+    await sleep(25);
+  }
+  throw new SicksyncError(
+    ErrorCode.DAEMON_START,
+    `the daemon did not start listening on ${paths.socket} within 15 s. Its log (${paths.log}) ends with:\n${getLogTail(paths)}`,
+  );
+}
+
+export async function stopDaemon(paths: StatePaths): Promise<string> {
+  const pid = readPid(paths);
+  if (pid === null || !isProcessAlive(pid)) return 'no daemon is running';
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    if (!isProcessAlive(pid)) return `stopped the daemon (pid ${pid})`;
+    await sleep(25);
+  }
+  process.kill(pid, 'SIGKILL');
+  return `killed the daemon (pid ${pid}): it did not stop within 5 s of SIGTERM`;
+}
+
+export async function getDaemonStatus(paths: StatePaths): Promise<{ running: boolean; line: string }> {
+  const pid = readPid(paths);
+  const live = await isSocketLive(paths.socket);
+  if (live) return { running: true, line: `daemon running (pid ${pid ?? 'unknown'}) on ${paths.socket}` };
+  return { running: false, line: `no daemon is running (state folder ${paths.dir})` };
+}

@@ -1,0 +1,117 @@
+/**
+ * The per-user daemon: a WebSocket server on a Unix socket in ~/.sicksync/, serving any number of
+ * clients and projects, gone a grace period after its last client.
+ */
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { WebSocketServer } from 'ws';
+import { ErrorCode, SicksyncError } from '../shared/errors.js';
+import { VERSION } from '../shared/version.js';
+import { startHeartbeat } from '../shared/heartbeat.js';
+import { Session } from './session.js';
+import { claimSocket } from './socket-claim.js';
+import { ensureStateDir, type StatePaths } from './state-dir.js';
+
+export interface DaemonOptions {
+  paths: StatePaths;
+  graceMs: number;
+  heartbeatMs: number;
+}
+
+/** Largest frame a client may send: one chunk plus its header, with room to spare. */
+const MAX_FRAME = 64 * 1024 * 1024;
+
+export class Daemon {
+  private server: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private clients = 0;
+  private stopped: Promise<void> | null = null;
+  private resolveDone: () => void = () => undefined;
+  readonly done = new Promise<void>((resolve) => {
+    this.resolveDone = resolve;
+  });
+
+  constructor(private readonly options: DaemonOptions) {}
+
+  log(line: string): void {
+    const stamp = new Date().toISOString();
+    try {
+      appendFileSync(this.options.paths.log, `${stamp} [${process.pid}] ${line}\n`);
+    } catch {
+      // Logging must never take the daemon down (a full disk, a removed folder).
+    }
+  }
+
+  /** Listens on the socket, or throws DAEMON_START if another daemon already does. */
+  async start(): Promise<void> {
+    const { paths } = this.options;
+    ensureStateDir(paths);
+    const server = createServer((_request, response) => {
+      response.writeHead(426).end('sicksync daemon: WebSocket only\n');
+    });
+    const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME });
+    wss.on('connection', (ws) => this.handleConnection(ws));
+    await claimSocket(server, paths);
+    this.server = server;
+    this.wss = wss;
+    writeFileSync(paths.pid, `${process.pid}\n`, { mode: 0o600 });
+    this.log(`listening on ${paths.socket} (sicksync ${VERSION}, grace ${this.options.graceMs} ms)`);
+    this.scheduleIdleExit();
+  }
+
+  private handleConnection(ws: import('ws').WebSocket): void {
+    this.clients += 1;
+    this.cancelIdleExit();
+    startHeartbeat(ws, this.options.heartbeatMs, () => this.log('a client stopped answering pings; dropped'));
+    new Session(ws, (line) => this.log(line));
+    ws.on('close', () => {
+      this.clients -= 1;
+      if (this.clients === 0) this.scheduleIdleExit();
+    });
+  }
+
+  private scheduleIdleExit(): void {
+    this.cancelIdleExit();
+    this.idleTimer = setTimeout(() => {
+      this.log(`no client for ${this.options.graceMs} ms; exiting`);
+      void this.stop();
+    }, this.options.graceMs);
+  }
+
+  private cancelIdleExit(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  get clientCount(): number {
+    return this.clients;
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.close();
+    return this.stopped;
+  }
+
+  private async close(): Promise<void> {
+    this.cancelIdleExit();
+    for (const client of this.wss?.clients ?? []) client.close(1001, 'daemon stopping');
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    // Give clients a moment to see the close frame, then cut whatever is left.
+    for (const client of this.wss?.clients ?? []) client.terminate();
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    const { paths } = this.options;
+    rmSync(paths.socket, { force: true });
+    rmSync(paths.pid, { force: true });
+    this.log('stopped');
+    this.resolveDone();
+  }
+}
+
+export function getAlreadyRunningError(paths: StatePaths): SicksyncError {
+  return new SicksyncError(ErrorCode.DAEMON_START, `a daemon already listens on ${paths.socket}`);
+}

@@ -1,0 +1,23 @@
+import { ErrorCode, SicksyncError, isErrnoException } from '../shared/errors.js';
+
+const REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the filesystem is read-only',
+  ENOTEMPTY: 'the folder is not empty',
+  EISDIR: 'a folder is in the way',
+  ENOTDIR: 'a file is in the way of a folder',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/** Turns an fs failure at a destination into an error a user can act on, keeping our own errors. */
+export function toDestinationError(error: unknown, action: string, path: string): SicksyncError {
+  if (error instanceof SicksyncError) return error;
+  if (isErrnoException(error)) {
+    const reason = REASONS[error.code ?? ''] ?? error.message;
+    return new SicksyncError(ErrorCode.IO, `cannot ${action} ${JSON.stringify(path)} at the destination: ${reason} (${error.code})`);
+  }
+  return new SicksyncError(ErrorCode.IO, `cannot ${action} ${JSON.stringify(path)} at the destination: ${String(error)}`);
+}

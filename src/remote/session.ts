@@ -1,0 +1,186 @@
+/**
+ * One client connection at the daemon: a version handshake, then operations on one destination
+ * folder, applied strictly in order. A bad frame or a refused path is answered with an error for this
+ * client only; the daemon and its other clients never notice.
+ */
+import { mkdir } from 'node:fs/promises';
+import { homedir, hostname } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import type { RawData, WebSocket } from 'ws';
+import { ErrorCode, ProtocolError, SicksyncError, type WireError } from '../shared/errors.js';
+import { createIgnoreRules } from '../shared/ignore-rules.js';
+import { PROTOCOL_VERSION, validateClientMessage, type ClientMessage, type DaemonMessage, type MessageOf } from '../shared/protocol.js';
+import { getSortedEntries } from '../shared/scan.js';
+import { readMessage, sendMessage } from '../shared/socket-io.js';
+import { VERSION } from '../shared/version.js';
+import type { AtomicWrite } from './atomic-write.js';
+import { DestinationRoot } from './destination-root.js';
+
+const SCAN_PAGE = 5000;
+/** Frames queued before the socket is paused: bounds memory whatever the client sends. */
+const QUEUE_HIGH_WATER = 16;
+
+interface OpenWrite {
+  path: string;
+  mode: number;
+  mtimeNs: string;
+  write: AtomicWrite;
+}
+
+function toWireError(error: unknown): WireError {
+  if (error instanceof SicksyncError) return error.toWire();
+  return { code: ErrorCode.IO, message: error instanceof Error ? error.message : String(error) };
+}
+
+export function resolveRoot(root: string): string {
+  if (root === '~') return homedir();
+  if (root.startsWith('~/')) return join(homedir(), root.slice(2));
+  if (!isAbsolute(root)) throw new ProtocolError(`destination ${JSON.stringify(root)} is neither absolute nor under ~`);
+  return root;
+}
+
+export class Session {
+  private destination: DestinationRoot | null = null;
+  private readonly writes = new Map<number, OpenWrite>();
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly log: (line: string) => void,
+  ) {
+    ws.on('message', (data, isBinary) => this.handleFrame(data, isBinary));
+    ws.on('close', () => void this.handleClose());
+  }
+
+  private handleFrame(data: RawData, isBinary: boolean): void {
+    let message: ClientMessage;
+    let payload: Buffer;
+    try {
+      ({ message, payload } = readMessage(data, isBinary, validateClientMessage));
+    } catch (error) {
+      this.refuse(error);
+      return;
+    }
+    this.queued += 1;
+    if (this.queued >= QUEUE_HIGH_WATER) this.ws.pause();
+    this.queue = this.queue
+      .then(() => this.handleMessage(message, payload))
+      .catch((error: unknown) => this.reply({ t: 'error', error: toWireError(error) }))
+      .finally(() => {
+        this.queued -= 1;
+        if (this.queued < QUEUE_HIGH_WATER / 2 && !this.closed) this.ws.resume();
+      });
+  }
+
+  /** A frame we cannot trust: say why, then close, since nothing after it can be interpreted. */
+  private refuse(error: unknown): void {
+    const wire = toWireError(error);
+    this.log(`refused a frame: ${wire.message}`);
+    void this.reply({ t: 'error', error: wire }).finally(() => this.ws.close(1008, wire.code));
+  }
+
+  private async reply(message: DaemonMessage): Promise<void> {
+    if (this.closed) return;
+    await sendMessage(this.ws, message).catch(() => undefined);
+  }
+
+  private async handleMessage(message: ClientMessage, payload: Buffer): Promise<void> {
+    if (message.t === 'hello') return this.handleHello(message);
+    const destination = this.destination;
+    if (!destination) throw new ProtocolError(`'${message.t}' before the handshake`);
+    if ('op' in message) {
+      await this.handleOp(destination, message, payload).then(
+        (result) => result && this.reply({ t: 'ack', op: message.op, entry: result.entry, ...(result.note ? { note: result.note } : {}) }),
+        (error: unknown) => this.reply({ t: 'nack', op: message.op, error: toWireError(error) }),
+      );
+      return;
+    }
+    if (message.t === 'scan') return this.handleScan(destination, message.req);
+    if (message.t === 'hash') {
+      await this.reply({ t: 'hashes', req: message.req, hashes: await destination.hash(message.paths) });
+    }
+  }
+
+  private async handleHello(hello: MessageOf<'hello'>): Promise<void> {
+    if (this.destination) throw new ProtocolError('a second hello on the same connection');
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      const error = new ProtocolError(
+        `client speaks protocol ${hello.protocol} (sicksync ${hello.version}), this daemon speaks ${PROTOCOL_VERSION} (sicksync ${VERSION})`,
+        ErrorCode.PROTOCOL_VERSION,
+      );
+      await this.reply({ t: 'error', error: error.toWire() });
+      this.ws.close(1008, error.code);
+      return;
+    }
+    const root = resolveRoot(hello.root);
+    await mkdir(root, { recursive: true });
+    this.destination = new DestinationRoot(root, createIgnoreRules(hello.excludes), hello.client);
+    this.log(`client ${hello.client} opened ${root}`);
+    await this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname() });
+  }
+
+  private async handleScan(destination: DestinationRoot, req: number): Promise<void> {
+    const entries = getSortedEntries(await destination.scan());
+    for (let i = 0; i === 0 || i < entries.length; i += SCAN_PAGE) {
+      const page = entries.slice(i, i + SCAN_PAGE);
+      await this.reply({ t: 'scan-page', req, entries: page, done: i + SCAN_PAGE >= entries.length });
+    }
+  }
+
+  /** Returns null while a streamed write is still open (it is acknowledged when complete). */
+  private async handleOp(destination: DestinationRoot, message: ClientMessage, payload: Buffer) {
+    switch (message.t) {
+      case 'mkdir':
+        return destination.mkdir(message.path, message.mode);
+      case 'symlink':
+        return destination.symlink(message.path, message.target);
+      case 'meta':
+        return destination.meta(message.path, message.mode, message.mtimeNs);
+      case 'delete':
+        return destination.delete(message.path, message.expect);
+      case 'rename':
+        return destination.rename(message.from, message.to);
+      case 'write': {
+        if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
+        const write = await destination.beginWrite(message.path, message.size);
+        this.writes.set(message.op, { path: message.path, mode: message.mode, mtimeNs: message.mtimeNs, write });
+        return this.continueWrite(destination, message.op, payload, message.last);
+      }
+      case 'chunk':
+        return this.continueWrite(destination, message.op, payload, message.last);
+      case 'abort': {
+        const open = this.writes.get(message.op);
+        this.writes.delete(message.op);
+        await open?.write.abort();
+        return { entry: null, note: 'aborted' };
+      }
+      default:
+        throw new ProtocolError(`unexpected '${message.t}'`);
+    }
+  }
+
+  private async continueWrite(destination: DestinationRoot, op: number, payload: Buffer, last: boolean) {
+    const open = this.writes.get(op);
+    if (!open) throw new ProtocolError(`chunk for write ${op}, which is not open`);
+    try {
+      await open.write.append(payload);
+      if (!last) return null;
+      this.writes.delete(op);
+      return await destination.finishWrite(open.path, open.write, open.mode, open.mtimeNs);
+    } catch (error) {
+      this.writes.delete(op);
+      await open.write.abort();
+      throw error;
+    }
+  }
+
+  private async handleClose(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+    // A client that left mid-file leaves no temporary file behind.
+    await Promise.all([...this.writes.values()].map((open) => open.write.abort()));
+    this.writes.clear();
+  }
+}

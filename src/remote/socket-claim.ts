@@ -1,0 +1,41 @@
+import { chmod, unlink } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
+import { withStartLock } from './start-lock.js';
+import type { StatePaths } from './state-dir.js';
+
+/** True when something accepts connections on the Unix socket. */
+export function isSocketLive(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Listens on the daemon socket unless a live daemon already does. A socket file nobody answers on is
+ * a leftover of a daemon that was killed, and is removed first.
+ */
+export async function claimSocket(server: Server, paths: StatePaths): Promise<void> {
+  await withStartLock(paths.lock, async () => {
+    if (await isSocketLive(paths.socket)) {
+      throw new SicksyncError(ErrorCode.DAEMON_START, `a daemon already listens on ${paths.socket}`);
+    }
+    await unlink(paths.socket).catch((error: unknown) => {
+      if (!hasErrno(error, 'ENOENT')) throw error;
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(paths.socket, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    await chmod(paths.socket, 0o600);
+  });
+}

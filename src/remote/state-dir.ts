@@ -1,0 +1,32 @@
+/**
+ * The per-user folder of the daemon: its socket, start lock, pid file and log, all in one place
+ * (mode 0700, so the socket is reachable by its user only).
+ */
+import { mkdirSync, chmodSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface StatePaths {
+  dir: string;
+  socket: string;
+  lock: string;
+  pid: string;
+  log: string;
+}
+
+export function getStatePaths(home: string = homedir()): StatePaths {
+  const dir = process.env.SICKSYNC_STATE_DIR ?? join(home, '.sicksync');
+  return {
+    dir,
+    socket: join(dir, 'daemon.sock'),
+    lock: join(dir, 'daemon.lock'),
+    pid: join(dir, 'daemon.pid'),
+    log: join(dir, 'daemon.log'),
+  };
+}
+
+export function ensureStateDir(paths: StatePaths): void {
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is filtered by umask and ignored when the folder exists: make sure.
+  chmodSync(paths.dir, 0o700);
+}

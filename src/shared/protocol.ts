@@ -1,0 +1,110 @@
+/**
+ * Every message of the client ↔ daemon protocol. A message is a JSON header, optionally followed by
+ * raw bytes (file content); `codec.ts` frames them. Headers are validated here, at the socket, so the
+ * rest of the program only ever sees typed messages.
+ */
+import { z } from 'zod';
+import { ProtocolError } from './errors.js';
+
+/** Bump on any incompatible change; both sides refuse a peer of another version before any file moves. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest content payload of one frame; bigger files are streamed as a `write` and `chunk`s. */
+export const CHUNK_SIZE = 1024 * 1024;
+
+const relPath = z.string().min(1).max(4096);
+const decimal = z.string().regex(/^\d{1,24}$/);
+const id = z.number().int().nonnegative();
+const wireError = z.object({ code: z.string(), message: z.string() });
+
+const entry = z.object({
+  path: relPath,
+  kind: z.enum(['file', 'dir', 'symlink']),
+  size: z.number().int().nonnegative(),
+  mode: z.number().int().min(0).max(0o7777),
+  mtimeNs: decimal,
+  ino: decimal,
+  target: z.string().max(4096).optional(),
+});
+
+const clientMessages = [
+  z.object({
+    t: z.literal('hello'),
+    protocol: z.number().int(),
+    version: z.string(),
+    /** Absolute destination folder; `~` or `~/...` means the daemon user's home. */
+    root: z.string().min(1).max(4096),
+    /** gitignore lines; the daemon never scans, reports or deletes what they match. */
+    excludes: z.array(z.string().max(4096)).max(100_000),
+    client: z.string().max(256),
+  }),
+  z.object({ t: z.literal('scan'), req: id }),
+  z.object({ t: z.literal('hash'), req: id, paths: z.array(relPath).max(100_000) }),
+  z.object({ t: z.literal('mkdir'), op: id, path: relPath, mode: z.number().int().min(0).max(0o7777) }),
+  z.object({ t: z.literal('symlink'), op: id, path: relPath, target: z.string().min(1).max(4096) }),
+  /** Starts a file; its first bytes ride along. `last` says whether more `chunk`s follow. */
+  z.object({
+    t: z.literal('write'),
+    op: id,
+    path: relPath,
+    size: z.number().int().nonnegative(),
+    mode: z.number().int().min(0).max(0o7777),
+    mtimeNs: decimal,
+    last: z.boolean(),
+  }),
+  z.object({ t: z.literal('chunk'), op: id, last: z.boolean() }),
+  z.object({ t: z.literal('abort'), op: id }),
+  /** `expect` is what the client believes is there; anything else is kept as a conflict copy. */
+  z.object({ t: z.literal('delete'), op: id, path: relPath, expect: entry.nullable() }),
+  z.object({ t: z.literal('rename'), op: id, from: relPath, to: relPath }),
+  z.object({
+    t: z.literal('meta'),
+    op: id,
+    path: relPath,
+    mode: z.number().int().min(0).max(0o7777),
+    mtimeNs: decimal.nullable(),
+  }),
+] as const;
+
+const daemonMessages = [
+  z.object({ t: z.literal('welcome'), protocol: z.number().int(), version: z.string(), root: z.string(), host: z.string() }),
+  z.object({ t: z.literal('scan-page'), req: id, entries: z.array(entry), done: z.boolean() }),
+  z.object({ t: z.literal('hashes'), req: id, hashes: z.record(z.string(), z.string().nullable()) }),
+  z.object({ t: z.literal('ack'), op: id, entry: entry.nullable(), note: z.string().optional() }),
+  z.object({ t: z.literal('nack'), op: id, error: wireError }),
+  /** A failure not tied to one operation: a refused hello, a malformed frame, a failed scan. */
+  z.object({ t: z.literal('error'), req: id.optional(), error: wireError }),
+] as const;
+
+const clientMessage = z.discriminatedUnion('t', clientMessages);
+const daemonMessage = z.discriminatedUnion('t', daemonMessages);
+
+export type ClientMessage = z.infer<typeof clientMessage>;
+export type DaemonMessage = z.infer<typeof daemonMessage>;
+export type Message = ClientMessage | DaemonMessage;
+export type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
+
+/** Message types that carry content bytes after their header. */
+const WITH_PAYLOAD: ReadonlySet<string> = new Set(['write', 'chunk']);
+
+export function hasPayload(message: Message): boolean {
+  return WITH_PAYLOAD.has(message.t);
+}
+
+function validateWith<T>(schema: z.ZodType<T>, header: unknown, side: string): T {
+  const result = schema.safeParse(header);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    throw new ProtocolError(`malformed ${side} message${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+export function validateClientMessage(header: unknown): ClientMessage {
+  return validateWith(clientMessage, header, 'client');
+}
+
+export function validateDaemonMessage(header: unknown): DaemonMessage {
+  return validateWith(daemonMessage, header, 'daemon');
+}

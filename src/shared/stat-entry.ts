@@ -1,0 +1,44 @@
+import type { BigIntStats } from 'node:fs';
+import { lstat, readlink } from 'node:fs/promises';
+import type { Entry, EntryKind } from './entry.js';
+import { hasErrno } from './errors.js';
+
+function getKind(stats: BigIntStats): EntryKind | null {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'dir';
+  if (stats.isSymbolicLink()) return 'symlink';
+  return null; // sockets, FIFOs, devices are never synced
+}
+
+/**
+ * Reads one path into an Entry; null when it is gone (ENOENT races with editors are normal) or is
+ * not a kind we sync.
+ */
+export async function getEntry(absolutePath: string, relativePath: string): Promise<Entry | null> {
+  let stats: BigIntStats;
+  try {
+    stats = await lstat(absolutePath, { bigint: true });
+  } catch (error) {
+    if (hasErrno(error, 'ENOENT', 'ENOTDIR')) return null;
+    throw error;
+  }
+  const kind = getKind(stats);
+  if (kind === null) return null;
+  const entry: Entry = {
+    path: relativePath,
+    kind,
+    size: kind === 'file' ? Number(stats.size) : 0,
+    mode: Number(stats.mode & 0o7777n),
+    mtimeNs: stats.mtimeNs.toString(),
+    ino: stats.ino.toString(),
+  };
+  if (kind === 'symlink') {
+    try {
+      entry.target = await readlink(absolutePath);
+    } catch (error) {
+      if (hasErrno(error, 'ENOENT', 'EINVAL')) return null;
+      throw error;
+    }
+  }
+  return entry;
+}
