@@ -2,6 +2,6 @@
 // Thin entry: everything lives in the compiled client. Kept as plain JS so it runs without a build step of its own.
 import { main } from '../dist/client/cli/main.js';
 
-main(process.argv.slice(2)).then((code) => {
+void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -1,13 +1,17 @@
 /**
  * A file written at a destination appears whole or not at all: bytes go to a temporary file in the
  * same folder (same filesystem, so rename is atomic), which replaces the target only when complete.
+ * The folder's own times are read before the temporary file appears and put back once it is gone.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, fchmodSync, futimesSync, mkdirSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
+import { write as writeAsync } from 'node:fs';
+import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, SicksyncError } from '../shared/errors.js';
-import type { BigIntStats } from 'node:fs';
 import { readParentTimes, restoreParentTimes } from './parent-times.js';
+
+const writeChunk = promisify(writeAsync);
 
 export function getTempPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.sicksync-tmp-${randomBytes(6).toString('hex')}`);
@@ -19,52 +23,61 @@ export class AtomicWrite {
   private constructor(
     private readonly target: string,
     private readonly temp: string,
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     private readonly size: number,
-    /** Taken before the temporary file appears in the folder, and put back once it is gone. */
     private readonly parentTimes: BigIntStats | null,
   ) {}
 
-  static async start(target: string, size: number): Promise<AtomicWrite> {
+  static start(target: string, size: number): AtomicWrite {
     const temp = getTempPath(target);
-    await mkdir(dirname(target), { recursive: true });
-    const parentTimes = await readParentTimes(target);
-    const handle = await open(temp, 'wx', 0o600);
-    return new AtomicWrite(target, temp, handle, size, parentTimes);
+    mkdirSync(dirname(target), { recursive: true });
+    const parentTimes = readParentTimes(target);
+    const fd = openSync(temp, 'wx', 0o600);
+    return new AtomicWrite(target, temp, fd, size, parentTimes);
   }
 
+  /**
+   * Appends bytes. Content goes through the thread pool (a slow disk must not stall the daemon's
+   * other clients); a chunk that fits the page cache is written directly.
+   */
   async append(bytes: Uint8Array): Promise<void> {
     if (this.written + bytes.length > this.size) {
       throw new SicksyncError(ErrorCode.PROTOCOL, `more bytes than the announced ${this.size} for ${basename(this.target)}`);
     }
     let offset = 0;
     while (offset < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, offset, bytes.length - offset);
-      offset += bytesWritten;
+      offset +=
+        bytes.length <= 64 * 1024
+          ? writeSync(this.fd, bytes, offset, bytes.length - offset)
+          : (await writeChunk(this.fd, bytes, offset, bytes.length - offset)).bytesWritten;
     }
     this.written += bytes.length;
   }
 
   /** Sets mode and mtime on the temporary file, then renames it over the target. */
-  async commit(mode: number, mtimeNs: string): Promise<void> {
+  commit(mode: number, mtimeNs: string): void {
     if (this.written !== this.size) {
-      await this.abort();
+      this.abort();
       throw new SicksyncError(ErrorCode.PROTOCOL, `received ${this.written} of ${this.size} bytes for ${basename(this.target)}`);
     }
     try {
-      await this.handle.chmod(mode);
+      fchmodSync(this.fd, mode);
       const seconds = Number(BigInt(mtimeNs)) / 1e9;
-      await this.handle.utimes(seconds, seconds);
+      futimesSync(this.fd, seconds, seconds);
     } finally {
-      await this.handle.close();
+      closeSync(this.fd);
     }
-    await rename(this.temp, this.target);
-    await restoreParentTimes(this.target, this.parentTimes);
+    renameSync(this.temp, this.target);
+    restoreParentTimes(this.target, this.parentTimes);
   }
 
-  async abort(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
-    await rm(this.temp, { force: true });
-    await restoreParentTimes(this.target, this.parentTimes);
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed by commit
+    }
+    rmSync(this.temp, { force: true });
+    restoreParentTimes(this.target, this.parentTimes);
   }
 }

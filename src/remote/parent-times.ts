@@ -1,25 +1,32 @@
-import type { BigIntStats } from 'node:fs';
-import { lstat, utimes } from 'node:fs/promises';
+import { lstatSync, utimesSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** The times of the folder holding `target`, to put back after changing something in it. */
-export async function readParentTimes(target: string): Promise<BigIntStats | null> {
-  return lstat(dirname(target), { bigint: true }).catch(() => null);
+export function readParentTimes(target: string): BigIntStats | null {
+  try {
+    return lstatSync(dirname(target), { bigint: true });
+  } catch {
+    return null;
+  }
 }
 
-export async function restoreParentTimes(target: string, before: BigIntStats | null): Promise<void> {
+export function restoreParentTimes(target: string, before: BigIntStats | null): void {
   if (!before) return;
-  // utimes takes seconds as a double: ~240 ns of precision at today's dates (libuv uv_fs_utime).
-  await utimes(dirname(target), Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9).catch(() => undefined);
+  try {
+    // utimes takes seconds as a double: ~240 ns of precision at today's dates (libuv uv_fs_utime).
+    utimesSync(dirname(target), Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
+  } catch {
+    // The folder went away meanwhile; nothing to keep.
+  }
 }
 
 /**
  * Runs a change inside a folder without moving the folder's own mtime, so that folder times follow
  * the source (which sets them explicitly) rather than the order in which we happened to write.
  */
-export async function keepParentTimes<T>(target: string, change: () => Promise<T>): Promise<T> {
-  const before = await readParentTimes(target);
-  const result = await change();
-  await restoreParentTimes(target, before);
+export function keepParentTimes<T>(target: string, change: () => T): T {
+  const before = readParentTimes(target);
+  const result = change();
+  restoreParentTimes(target, before);
   return result;
 }

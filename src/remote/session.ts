@@ -15,10 +15,30 @@ import { readMessage, sendMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import type { AtomicWrite } from './atomic-write.js';
 import { DestinationRoot } from './destination-root.js';
+import { OpScheduler, type Footprint } from './op-scheduler.js';
 
 const SCAN_PAGE = 5000;
 /** Frames queued before the socket is paused: bounds memory whatever the client sends. */
-const QUEUE_HIGH_WATER = 16;
+const QUEUE_HIGH_WATER = 64;
+
+/** What a message touches, for the scheduler: its paths, and its write's id for streamed content. */
+function getFootprint(message: ClientMessage): Footprint {
+  switch (message.t) {
+    case 'hello':
+    case 'scan':
+    case 'hash':
+      return { paths: [], keys: [], barrier: true };
+    case 'write':
+      return { paths: [message.path], keys: [`op:${message.op}`] };
+    case 'chunk':
+    case 'abort':
+      return { paths: [], keys: [`op:${message.op}`] };
+    case 'rename':
+      return { paths: [message.from, message.to], keys: [] };
+    default:
+      return { paths: [message.path], keys: [] };
+  }
+}
 
 interface OpenWrite {
   path: string;
@@ -42,8 +62,7 @@ export function resolveRoot(root: string): string {
 export class Session {
   private destination: DestinationRoot | null = null;
   private readonly writes = new Map<number, OpenWrite>();
-  private queue: Promise<void> = Promise.resolve();
-  private queued = 0;
+  private readonly scheduler = new OpScheduler();
   private closed = false;
 
   constructor(
@@ -63,14 +82,12 @@ export class Session {
       this.refuse(error);
       return;
     }
-    this.queued += 1;
-    if (this.queued >= QUEUE_HIGH_WATER) this.ws.pause();
-    this.queue = this.queue
-      .then(() => this.handleMessage(message, payload))
+    if (this.scheduler.size >= QUEUE_HIGH_WATER) this.ws.pause();
+    void this.scheduler
+      .schedule(getFootprint(message), () => this.handleMessage(message, payload))
       .catch((error: unknown) => this.reply({ t: 'error', error: toWireError(error) }))
       .finally(() => {
-        this.queued -= 1;
-        if (this.queued < QUEUE_HIGH_WATER / 2 && !this.closed) this.ws.resume();
+        if (this.scheduler.size < QUEUE_HIGH_WATER / 2 && !this.closed) this.ws.resume();
       });
   }
 
@@ -144,7 +161,7 @@ export class Session {
         return destination.rename(message.from, message.to);
       case 'write': {
         if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
-        const write = await destination.beginWrite(message.path, message.size);
+        const write = destination.beginWrite(message.path, message.size);
         this.writes.set(message.op, { path: message.path, mode: message.mode, mtimeNs: message.mtimeNs, write });
         return this.continueWrite(destination, message.op, payload, message.last);
       }
@@ -153,7 +170,7 @@ export class Session {
       case 'abort': {
         const open = this.writes.get(message.op);
         this.writes.delete(message.op);
-        await open?.write.abort();
+        open?.write.abort();
         return { entry: null, note: 'aborted' };
       }
       default:
@@ -168,19 +185,19 @@ export class Session {
       await open.write.append(payload);
       if (!last) return null;
       this.writes.delete(op);
-      return await destination.finishWrite(open.path, open.write, open.mode, open.mtimeNs);
+      return destination.finishWrite(open.path, open.write, open.mode, open.mtimeNs);
     } catch (error) {
       this.writes.delete(op);
-      await open.write.abort();
+      open.write.abort();
       throw error;
     }
   }
 
   private async handleClose(): Promise<void> {
     this.closed = true;
-    await this.queue;
+    await this.scheduler.drain();
     // A client that left mid-file leaves no temporary file behind.
-    await Promise.all([...this.writes.values()].map((open) => open.write.abort()));
+    for (const open of this.writes.values()) open.write.abort();
     this.writes.clear();
   }
 }

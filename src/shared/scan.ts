@@ -2,42 +2,41 @@
  * Walks a root into a Snapshot. Used by the client for the project and by the daemon for a
  * destination, so both sides see the same things in the same way.
  */
-import { opendir } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Entry, Snapshot } from './entry.js';
 import { hasErrno } from './errors.js';
 import type { IgnoreRules } from './ignore-rules.js';
 import { getEntry } from './stat-entry.js';
 
-/** lstat calls in flight at once: enough to hide disk latency, few enough not to exhaust fds. */
-const CONCURRENCY = 32;
+/** Entries read between two yields, so a daemon scanning a large tree still answers its other clients. */
+const YIELD_EVERY = 2000;
 
-async function listFolder(absolute: string): Promise<string[]> {
-  const names: string[] = [];
+function listFolder(absolute: string): string[] {
   try {
-    for await (const dirent of await opendir(absolute)) names.push(dirent.name);
+    return readdirSync(absolute);
   } catch (error) {
-    if (hasErrno(error, 'ENOENT', 'ENOTDIR')) return names;
+    if (hasErrno(error, 'ENOENT', 'ENOTDIR', 'EACCES')) return [];
     throw error;
   }
-  return names;
 }
 
 /** Scans `root`, or only the folder `under` (relative to root) when given; paths stay relative to root. */
 export async function scanTree(root: string, rules: IgnoreRules, under = ''): Promise<Snapshot> {
   const snapshot: Snapshot = new Map();
   const folders: string[] = [under];
-  while (folders.length > 0) {
-    const batch = folders.splice(0, CONCURRENCY);
-    const listings = await Promise.all(batch.map(async (folder) => ({ folder, names: await listFolder(join(root, folder)) })));
-    const candidates = listings.flatMap(({ folder, names }) => names.map((name) => (folder ? `${folder}/${name}` : name)));
-    for (let i = 0; i < candidates.length; i += CONCURRENCY) {
-      const slice = candidates.slice(i, i + CONCURRENCY);
-      const entries = await Promise.all(slice.map((path) => getEntry(join(root, path), path)));
-      for (const entry of entries) {
-        if (entry === null || rules.isIgnored(entry.path, entry.kind === 'dir')) continue;
-        snapshot.set(entry.path, entry);
-        if (entry.kind === 'dir') folders.push(entry.path);
+  let sinceYield = 0;
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    for (const name of listFolder(join(root, folder))) {
+      const path = folder ? `${folder}/${name}` : name;
+      const entry = getEntry(join(root, path), path);
+      if (entry === null || rules.isIgnored(path, entry.kind === 'dir')) continue;
+      snapshot.set(path, entry);
+      if (entry.kind === 'dir') folders.push(path);
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await yieldToEventLoop();
       }
     }
   }

@@ -56,7 +56,7 @@ function defineRemote(cli: Argv, done: (code: number) => void): Argv {
   return cli
     .option('grace', { type: 'number', describe: 'ms the daemon waits after its last client before it exits (default 10000, or $SICKSYNC_DAEMON_GRACE_MS)' })
     .command('daemon', 'run the daemon in the foreground', (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }), async (argv) => {
-      done(await runDaemon(getDaemonSettings(argv.grace as number | undefined), argv.detach as boolean));
+      done(await runDaemon(getDaemonSettings(argv.grace), argv.detach));
     })
     .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, async (argv) => {
       printLines([await startDaemon(getDaemonSettings(argv.grace as number | undefined), BIN_SCRIPT)]);

@@ -6,8 +6,19 @@ import type { GlobalConfig } from '../config/types.js';
 
 /** Words `sicksync <alias>` cannot mean, because they are commands (DESIGN.md §3). */
 export const RESERVED_ALIASES: ReadonlySet<string> = new Set([
-  'init', 'add', 'remove', 'list', 'status', 'pause', 'resume', 'flush',
-  'conflicts', 'resolve', 'stop', 'remote', 'help',
+  'init',
+  'add',
+  'remove',
+  'list',
+  'status',
+  'pause',
+  'resume',
+  'flush',
+  'conflicts',
+  'resolve',
+  'stop',
+  'remote',
+  'help',
 ]);
 
 export interface AddOptions {
@@ -36,10 +47,7 @@ export async function runAdd({ cwd, home, path: target, alias }: AddOptions): Pr
 /** Refuses aliases the command line could not tell apart from a command or a flag. */
 export function validateAlias(alias: string): void {
   if (RESERVED_ALIASES.has(alias)) {
-    throw new SicksyncError(
-      ErrorCode.USAGE,
-      `"${alias}" cannot be an alias: it is a sicksync command. Choose another with --alias NAME.`,
-    );
+    throw new SicksyncError(ErrorCode.USAGE, `"${alias}" cannot be an alias: it is a sicksync command. Choose another with --alias NAME.`);
   }
   if (!/^[^\s/\\.-][^\s/\\]*$/u.test(alias)) {
     throw new SicksyncError(
@@ -54,11 +62,7 @@ export function validateAlias(alias: string): void {
  * Returns the global configuration with `alias` pointing at `root`. The same root registered
  * under another alias is updated; an alias already taken by another path is a usage error.
  */
-export function getRegistered(
-  global: GlobalConfig,
-  alias: string,
-  root: string,
-): { config: GlobalConfig; replaced: boolean } {
+export function getRegistered(global: GlobalConfig, alias: string, root: string): { config: GlobalConfig; replaced: boolean } {
   const absolute = path.resolve(root);
   const owner = global.projects.find((project) => project.alias === alias && path.resolve(project.path) !== absolute);
   if (owner) {

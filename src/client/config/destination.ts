@@ -79,10 +79,7 @@ function parseShorthand(value: string, fail: (message: string) => void): ParsedL
   return { host, location: rest.slice(hostEnd + 1), locationField: '' };
 }
 
-function parseLongForm(
-  value: Exclude<DestinationInput, string>,
-  fail: (message: string, subfield?: string) => void,
-): ParsedLocation {
+function parseLongForm(value: Exclude<DestinationInput, string>, fail: (message: string, subfield?: string) => void): ParsedLocation {
   const locationField = '.destinationLocation';
   if (value.hostname === undefined) {
     if (value.username !== undefined) fail('needs a hostname (a local destination has no user)', '.username');
@@ -110,18 +107,12 @@ function normalizeRemoteLocation(location: string, fail: (message: string) => vo
   return location;
 }
 
-function normalizeLocalLocation(
-  location: string,
-  options: NormalizeDestinationOptions,
-  fail: (message: string) => void,
-): string {
+function normalizeLocalLocation(location: string, options: NormalizeDestinationOptions, fail: (message: string) => void): string {
   if (location.startsWith('~') && location !== '~' && !location.startsWith('~/')) {
     fail(`"${location}": another user's home (~user) is not supported; write the absolute path`);
     return location;
   }
-  const absolute = location.startsWith('~')
-    ? path.join(options.home, location.slice(1))
-    : path.resolve(options.projectRoot, location);
+  const absolute = location.startsWith('~') ? path.join(options.home, location.slice(1)) : path.resolve(options.projectRoot, location);
   const root = path.resolve(options.projectRoot);
   // Lexical check: the destination may not exist yet, so its real path cannot be asked for.
   if (absolute === root) {

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
+import { pathToFileURL } from 'node:url';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { ConfigError } from '../../shared/errors.js';
 
 /** The file `sicksync init` writes; in the home folder the same name is the global file. */
@@ -78,6 +79,7 @@ async function searchProjectFile(from: string, top: string): Promise<FoundProjec
     ignoreEmptySearchPlaces: false,
     // Files change between calls (init, tests): never answer from a cache.
     cache: false,
+    loaders: { '.js': loadModule, '.cjs': loadModule, '.mjs': loadModule },
   });
   let result;
   try {
@@ -86,13 +88,31 @@ async function searchProjectFile(from: string, top: string): Promise<FoundProjec
     const file = (error as { filepath?: unknown }).filepath;
     if (typeof file !== 'string') throw error;
     if (!isOurs(file, from, top)) return null;
-    const detail = error instanceof Error ? error.message.replace(/^(JSON|YAML) Error in [^\n]*\n/, '') : String(error);
-    throw new ConfigError([{ file, field: '', message: `cannot be read: ${detail.trim()}` }]);
+    throw new ConfigError([{ file, field: '', message: `cannot be read: ${getErrorReason(error)}` }]);
   }
   // After the walk, cosmiconfig also looks in its own global folder (~/.config/sicksync/config.*),
   // which is not a sicksync location: a hit there counts as nothing found.
   if (!result || !isOurs(result.filepath, from, top)) return null;
   return { configPath: result.filepath, root: path.dirname(result.filepath), raw: result.config ?? {} };
+}
+
+/**
+ * Plain import() for every JS flavour: cosmiconfig's own loader retries a failed import with
+ * require(), which for a broken .mjs replaces the real syntax error with a confusing one.
+ */
+const loadModule: Loader = async (filepath) => {
+  const loaded = (await import(pathToFileURL(filepath).href)) as { default?: unknown };
+  return loaded.default;
+};
+
+/** The one line of a parser's message that says what is wrong, without code frames. */
+function getErrorReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = message
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line !== '' && !/^(>|\d*\s*\||-+\^|(JSON|YAML) Error in )/.test(line));
+  return (reason ?? message).replace(/ while parsing '.*$/, '');
 }
 
 function isOurs(file: string, from: string, top: string): boolean {

@@ -81,7 +81,11 @@ export function validateProject(
 
   const mode = cli.mode ?? file.mode ?? defaults.mode ?? PROJECT_DEFAULTS.mode;
   const destinations = getDestinations(found, { home, mode, cli, problems });
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) {
+    // The file's problems first, then the flags' (sort is stable, so each keeps its order).
+    problems.sort((x, y) => Number(x.file === COMMAND_LINE) - Number(y.file === COMMAND_LINE));
+    throw new ConfigError(problems);
+  }
   return {
     name: file.project ?? path.basename(found.root),
     root: found.root,
@@ -120,7 +124,13 @@ function getDestinations(
     const input = destinationSchema.safeParse(value);
     if (!input.success) return;
     try {
-      const spec = normalizeDestination(input.data, { projectRoot: found.root, defaultMode: context.mode, home: context.home, file, field });
+      const spec = normalizeDestination(input.data, {
+        projectRoot: found.root,
+        defaultMode: context.mode,
+        home: context.home,
+        file,
+        field,
+      });
       const first = seen.get(spec.id);
       if (first) problems.push({ file, field, message: `same destination as ${first} (${spec.id})` });
       seen.set(spec.id, first ?? field);

@@ -112,8 +112,7 @@ function getIssueProblems(source: Source, prefix: Key[], issue: Issue): ConfigPr
  * (a string where the object form was tried) say nothing useful, so report the others.
  */
 function getUnionProblems(source: Source, at: Key[], branches: Issue[][]): ConfigProblem[] {
-  const isTypeMismatch = (issues: Issue[]) =>
-    issues.length === 1 && issues[0]?.code === 'invalid_type' && issues[0].path.length === 0;
+  const isTypeMismatch = (issues: Issue[]) => issues.length === 1 && issues[0]?.code === 'invalid_type' && issues[0].path.length === 0;
   const relevant = branches.filter((issues) => !isTypeMismatch(issues));
   const best = relevant.sort((a, b) => a.length - b.length)[0];
   if (best) return best.flatMap((issue) => getIssueProblems(source, at, issue));

@@ -13,7 +13,7 @@ import { startHeartbeat } from '../../shared/heartbeat.js';
 import { getHeartbeatMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
 import type { Endpoint, OpResult } from './endpoint.js';
-import { sendFile } from './send-file.js';
+import { isSmallFile, readSmallFile, sendSmallFile, streamFile } from './send-file.js';
 
 interface Waiter<T> {
   resolve: (value: T) => void;
@@ -163,9 +163,11 @@ export class DaemonConnection implements Endpoint {
   apply(op: Op, localRoot: string): Promise<OpResult> {
     const id = this.allocateId();
     const acked = new Promise<OpResult>((resolve, reject) => this.acks.set(id, { resolve, reject }));
-    // Frames leave strictly in plan order (a file's chunks before the folder times that follow it);
-    // acknowledgements are still awaited in parallel.
-    const sent = this.sendChain.then(() => this.sendOp(id, op, localRoot));
+    // Small files are read now, in parallel; frames still leave strictly in plan order (a file's
+    // chunks before the folder times that follow it), and acknowledgements are awaited in parallel.
+    const content = op.kind === 'write' && isSmallFile(op.entry) ? readSmallFile(localRoot, op.entry) : null;
+    content?.catch(() => undefined); // handled when its turn to be sent comes
+    const sent = this.sendChain.then(() => this.sendOp(id, op, localRoot, content));
     this.sendChain = sent.catch(() => undefined);
     sent.catch((error: unknown) => {
       const waiter = this.acks.get(id);
@@ -175,7 +177,7 @@ export class DaemonConnection implements Endpoint {
     return acked;
   }
 
-  private sendOp(op: number, change: Op, localRoot: string): Promise<void> {
+  private async sendOp(op: number, change: Op, localRoot: string, content: Promise<Buffer> | null): Promise<void> {
     switch (change.kind) {
       case 'mkdir':
         return sendMessage(this.ws, { t: 'mkdir', op, path: change.path, mode: change.entry.mode });
@@ -188,7 +190,8 @@ export class DaemonConnection implements Endpoint {
       case 'rename':
         return sendMessage(this.ws, { t: 'rename', op, from: change.from, to: change.path });
       case 'write':
-        return sendFile(this.ws, op, change.entry, localRoot);
+        if (content) return sendSmallFile(this.ws, op, change.entry, await content);
+        return streamFile(this.ws, op, change.entry, localRoot);
     }
   }
 

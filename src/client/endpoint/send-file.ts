@@ -1,9 +1,10 @@
 /**
- * Streams one local file to the daemon in bounded chunks, so memory does not grow with file size.
- * A file that changes while it is read is not sent half-old, half-new: the write is aborted and the
- * watcher's next event sends it again.
+ * File content on its way to the daemon. Small files are read ahead, in parallel, while earlier
+ * operations are still being sent; large ones are streamed in bounded chunks, so memory does not
+ * grow with file size. A file that changes while it is read is not sent half-old, half-new: the
+ * write is aborted and the watcher's next event sends it again.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { Entry } from '../../shared/entry.js';
@@ -11,16 +12,53 @@ import { CHUNK_SIZE } from '../../shared/protocol.js';
 import { sendMessage } from '../../shared/socket-io.js';
 import { SourceChangedError } from './endpoint.js';
 
-export async function sendFile(ws: WebSocket, op: number, entry: Entry, localRoot: string): Promise<void> {
+async function openSource(localRoot: string, entry: Entry): Promise<FileHandle> {
   const handle = await open(join(localRoot, entry.path), 'r').catch(() => {
     throw new SourceChangedError(`${entry.path} is gone`);
   });
+  if (!(await isUnchanged(handle, entry))) {
+    await handle.close();
+    throw new SourceChangedError(`${entry.path} changed before it was sent`);
+  }
+  return handle;
+}
+
+async function isUnchanged(handle: FileHandle, entry: Entry): Promise<boolean> {
+  const stats = await handle.stat({ bigint: true });
+  return Number(stats.size) === entry.size && stats.mtimeNs.toString() === entry.mtimeNs;
+}
+
+export function isSmallFile(entry: Entry): boolean {
+  return entry.size <= CHUNK_SIZE;
+}
+
+/** Reads a file that fits in one frame, checking it did not change while being read. */
+export async function readSmallFile(localRoot: string, entry: Entry): Promise<Buffer> {
+  const handle = await openSource(localRoot, entry);
   try {
-    const isUnchanged = async (): Promise<boolean> => {
-      const stats = await handle.stat({ bigint: true });
-      return Number(stats.size) === entry.size && stats.mtimeNs.toString() === entry.mtimeNs;
-    };
-    if (!(await isUnchanged())) throw new SourceChangedError(`${entry.path} changed before it was sent`);
+    const buffer = Buffer.allocUnsafe(entry.size);
+    let offset = 0;
+    while (offset < entry.size) {
+      const { bytesRead } = await handle.read(buffer, offset, entry.size - offset, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    if (offset !== entry.size || !(await isUnchanged(handle, entry))) {
+      throw new SourceChangedError(`${entry.path} changed while it was read`);
+    }
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}
+
+export function sendSmallFile(ws: WebSocket, op: number, entry: Entry, content: Buffer): Promise<void> {
+  return sendMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last: true }, content);
+}
+
+export async function streamFile(ws: WebSocket, op: number, entry: Entry, localRoot: string): Promise<void> {
+  const handle = await openSource(localRoot, entry);
+  try {
     let offset = 0;
     let first = true;
     do {
@@ -29,7 +67,7 @@ export async function sendFile(ws: WebSocket, op: number, entry: Entry, localRoo
       const { bytesRead } = await handle.read(buffer, 0, length, offset);
       offset += bytesRead;
       const last = offset >= entry.size || bytesRead === 0;
-      if (last && (bytesRead !== length || !(await isUnchanged()))) {
+      if (last && (bytesRead !== length || !(await isUnchanged(handle, entry)))) {
         if (!first) await sendMessage(ws, { t: 'abort', op });
         throw new SourceChangedError(`${entry.path} changed while it was sent`);
       }

@@ -43,9 +43,10 @@ function recordResult(baseline: Baseline, op: Op, result: OpResult): void {
 export async function applyPlan(endpoint: Endpoint, ops: readonly Op[], localRoot: string, baseline: Baseline): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: 0, bytes: 0, retry: [], failed: new Map(), notes: [] };
   const inFlight = new Set<Promise<void>>();
-  let lost: unknown = null;
+  // Set from callbacks, so kept in an object: TypeScript would narrow a plain `let` to null here.
+  const connection: { lost: Error | null } = { lost: null };
   for (const op of ops) {
-    if (lost) break;
+    if (connection.lost) break;
     const pending = endpoint.apply(op, localRoot).then(
       (result) => {
         recordResult(baseline, op, result);
@@ -56,7 +57,7 @@ export async function applyPlan(endpoint: Endpoint, ops: readonly Op[], localRoo
       (error: unknown) => {
         if (error instanceof SourceChangedError) outcome.retry.push(op.path);
         else if (error instanceof SicksyncError && error.code !== ErrorCode.CONNECTION_LOST) outcome.failed.set(op.path, error);
-        else lost ??= error;
+        else connection.lost ??= error instanceof Error ? error : new Error(String(error));
       },
     );
     inFlight.add(pending);
@@ -64,6 +65,6 @@ export async function applyPlan(endpoint: Endpoint, ops: readonly Op[], localRoo
     if (inFlight.size >= WINDOW) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  if (lost) throw lost;
+  if (connection.lost) throw connection.lost;
   return outcome;
 }

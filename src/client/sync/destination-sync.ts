@@ -8,7 +8,7 @@ import type { Entry, Snapshot } from '../../shared/entry.js';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import { getFileHash } from '../../shared/hash.js';
 import { getPushPlan } from '../../shared/plan/plan-push.js';
-import type { Baseline, PushPlan, PushPlanInput } from '../../shared/plan/types.js';
+import type { Baseline, BaselineRecord, PushPlan, PushPlanInput } from '../../shared/plan/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { applyPlan, type ApplyOutcome } from './apply-plan.js';
 import type { BaselineStore } from './baseline-store.js';
@@ -161,7 +161,7 @@ export class DestinationSync {
     this.state = 'syncing';
     const endpoint = this.requireEndpoint();
     if (!this.baselineLoaded) {
-      this.baseline = (await this.options.store.load()) ?? new Map();
+      this.baseline = (await this.options.store.load()) ?? new Map<string, BaselineRecord>();
       this.baselineLoaded = true;
     }
     const remote = await endpoint.scan();

@@ -60,7 +60,7 @@ export class LocalIndex {
   }
 
   private async refresh(path: string, changed: Set<string>): Promise<void> {
-    const entry = await getEntry(join(this.root, path), path);
+    const entry = getEntry(join(this.root, path), path);
     if (!entry || this.rules.isIgnored(path, entry.kind === 'dir') || !this.isSyncable(entry)) {
       if (this.entries.has(path)) this.remove(path, changed);
       return;

@@ -104,7 +104,7 @@ describe('normalizeDestination: long form', () => {
   it('refuses a relative remote path', () => {
     const problems = getProblems({ hostname: 'devbox', destinationLocation: 'src/web' }, { field: 'destinations[0]' });
     expect(problems).toEqual([
-      { file: '', field: 'destinations[0].destinationLocation', message: expect.stringMatching(/absolute or start with ~/) },
+      { file: '', field: 'destinations[0].destinationLocation', message: expect.stringMatching(/absolute or start with ~/) as string },
     ]);
   });
 });

@@ -93,7 +93,10 @@ describe('globalFileSchema', () => {
   it('reports every problem of projects and defaults', () => {
     const messages = getMessages(
       {
-        projects: [{ alias: 'web', path: 'web' }, { path: '/api', active: 'yes' }],
+        projects: [
+          { alias: 'web', path: 'web' },
+          { path: '/api', active: 'yes' },
+        ],
         defaults: { excludes: ['.DS_Store'], destinations: ['devbox:~/x'], deleteGuard: 'high' },
       },
       globalFileSchema,
@@ -120,7 +123,7 @@ describe('getConfigProblems', () => {
     ]);
   });
 
-  it('tells a missing field of a plain type from zod\'s own message without the raw input', () => {
+  it("tells a missing field of a plain type from zod's own message without the raw input", () => {
     const result = projectFileSchema.safeParse({ rules: [{ mode: 'push' }] });
     if (result.success) throw new Error('expected a failure');
     expect(getConfigProblems(FILE, result.error)).toEqual([{ file: FILE, field: 'rules[0].pattern', message: 'required' }]);
