@@ -2,10 +2,10 @@
  * One project: one local scan and one watcher feeding every destination.
  */
 import { getStatePaths } from '../../remote/state-dir.js';
-import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import type { DestinationSpec, ProjectConfig } from '../config/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { connectLocalDaemon } from '../endpoint/local-daemon.js';
+import { SshConnector } from '../ssh/ssh-connector.js';
 import { loadProjectRules } from '../project-rules.js';
 import { watchTree, type Watcher } from '../watcher.js';
 import { BaselineStore } from './baseline-store.js';
@@ -22,12 +22,6 @@ export interface RunOptions {
 /** How to reach a destination; remote hosts plug in here. */
 export type Connector = (spec: DestinationSpec, hello: { root: string; excludes: readonly string[] }) => Promise<Endpoint>;
 
-const connectDefault: Connector = async (spec, hello) => {
-  if (spec.host) {
-    throw new SicksyncError(ErrorCode.SSH, `${spec.id}: SSH destinations are not supported by this build yet`);
-  }
-  return connectLocalDaemon(spec.id, hello);
-};
 
 export class ProjectSync {
   readonly destinations: DestinationSync[] = [];
@@ -39,8 +33,12 @@ export class ProjectSync {
     private readonly project: ProjectConfig,
     private readonly options: RunOptions,
     private readonly reporter: Reporter,
-    private readonly connector: Connector = connectDefault,
   ) {}
+
+  private readonly ssh = new SshConnector();
+
+  /** Local destinations use the local daemon; SSH ones the daemon of their host. */
+  private readonly connector: Connector = (spec, hello) => (spec.host ? this.ssh.connect(spec, hello) : connectLocalDaemon(spec.id, hello));
 
   /** Scans, then brings every destination up to date; in live mode keeps following changes. */
   async start(): Promise<void> {
@@ -106,5 +104,6 @@ export class ProjectSync {
     await this.watcher?.close();
     await this.updates;
     await Promise.all(this.destinations.map((destination) => destination.stop()));
+    this.ssh.close();
   }
 }
