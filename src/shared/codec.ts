@@ -25,7 +25,10 @@ export function encodeFrame(message: Message, payload?: Uint8Array): Buffer {
 export function decodeFrame(data: Buffer): Frame {
   if (data.length < 4) throw new ProtocolError(`frame of ${data.length} bytes is shorter than its 4-byte header length`);
   const headerLength = data.readUInt32BE(0);
-  if (headerLength > HEADER_LIMIT || 4 + headerLength > data.length) {
+  if (headerLength > HEADER_LIMIT) {
+    throw new ProtocolError(`frame announces a ${headerLength}-byte header, over the ${HEADER_LIMIT}-byte limit`);
+  }
+  if (4 + headerLength > data.length) {
     throw new ProtocolError(`frame announces a ${headerLength}-byte header but holds ${data.length - 4} bytes`);
   }
   let header: unknown;

@@ -23,7 +23,7 @@ export type Snapshot = Map<string, Entry>;
 
 /** Filesystems that keep whole seconds only (or sources that were copied at that granularity). */
 export function hasCoarseMtime(entry: Entry): boolean {
-  return entry.mtimeNs.endsWith('000000000');
+  return BigInt(entry.mtimeNs) % 1_000_000_000n === 0n;
 }
 
 /**

@@ -17,14 +17,17 @@ export interface IgnoreRules {
   readonly patterns: readonly string[];
 }
 
+// A matcher of its own, so no `!pattern` of the user's can re-include them.
+const builtins: Ignore = ignore({ allowRelativePaths: false }).add(BUILTIN_EXCLUDES);
+
 export function createIgnoreRules(patterns: readonly string[]): IgnoreRules {
-  const all = [...BUILTIN_EXCLUDES, ...patterns];
-  const engine: Ignore = ignore({ allowRelativePaths: false }).add(all);
+  const engine: Ignore = ignore({ allowRelativePaths: false }).add([...patterns]);
   return {
-    patterns: all,
+    patterns: [...patterns],
     isIgnored(path, isDir) {
       if (path === '') return false;
-      return engine.ignores(isDir ? `${path}/` : path);
+      const candidate = isDir ? `${path}/` : path;
+      return builtins.ignores(candidate) || engine.ignores(candidate);
     },
   };
 }

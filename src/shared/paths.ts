@@ -43,8 +43,3 @@ export function isLinkTargetInside(linkPath: string, target: string): boolean {
     return false;
   }
 }
-
-/** Converts an OS-relative path (which is POSIX on every platform we run on) to the wire form. */
-export function toWirePath(relative: string): string {
-  return relative.split('\\').join('/');
-}

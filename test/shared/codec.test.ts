@@ -179,7 +179,18 @@ describe('decodeFrame refuses malformed frames', () => {
   it('the largest header length a u32 can announce', () => {
     const frame = Buffer.alloc(8);
     frame.writeUInt32BE(0xffffffff, 0);
-    expectProtocolError(() => decodeFrame(frame), /announces a 4294967295-byte header but holds 4 bytes/);
+    expectProtocolError(() => decodeFrame(frame), /announces a 4294967295-byte header, over the 67108864-byte limit/);
+  });
+
+  it('a header larger than the 64 MiB limit, even when the frame holds all of it', () => {
+    const limit = 64 * 1024 * 1024;
+    // Valid JSON (one long string), so only the limit can refuse it.
+    const frame = Buffer.alloc(4 + limit + 1, 'a'.charCodeAt(0));
+    frame.writeUInt32BE(limit + 1, 0);
+    frame.write('"', 4);
+    frame.write('"', frame.length - 1);
+    // The message must name the limit: "announces N bytes but holds N bytes" would say nothing.
+    expectProtocolError(() => decodeFrame(frame), /67108864|64 MiB/);
   });
 
   it.each(['', '{', '{"t":"scan",}', 'scan', '\u0000\u0001', '{"t":"scan"}}'])('a header that is not JSON: %j', (text) => {

@@ -25,6 +25,17 @@ describe('getConflictPath', () => {
     expect(getConflictPath('a.txt', 'h', date)).toBe('a.sicksync-conflict-20251231-235958-h.txt');
   });
 
+  it('stamps UTC whatever the local time zone', () => {
+    const before = process.env.TZ;
+    process.env.TZ = 'Asia/Kolkata'; // UTC+05:30: moves both the hour and the minute
+    try {
+      expect(getConflictPath('a.txt', 'h', DATE)).toBe(`a.sicksync-conflict-${STAMP}-h.txt`);
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+
   it.each([
     ['gpu-1.example.com', 'gpu-1_example_com'],
     ['my host', 'my_host'],

@@ -144,9 +144,9 @@ describe('createIgnoreRules (gitignore semantics)', () => {
 });
 
 describe('built-in excludes', () => {
-  it('hands the built-ins to the other side first, then the configured patterns', () => {
+  it('hands only the configured patterns to the other side, which applies the same built-ins itself', () => {
     expect(BUILTIN_EXCLUDES).toEqual(['*.sicksync-tmp-*', '/.sicksync/']);
-    expect(createIgnoreRules(['*.log']).patterns).toEqual(['*.sicksync-tmp-*', '/.sicksync/', '*.log']);
+    expect(createIgnoreRules(['*.log']).patterns).toEqual(['*.log']);
   });
 
   it('ignores our temporary files at any depth, whatever the config', () => {

@@ -18,6 +18,7 @@ export interface NormalizeDestinationOptions {
 
 interface ParsedLocation {
   host?: DestinationSpec['host'];
+  tcp?: DestinationSpec['tcp'];
   location: string;
   /** Dot-path of the location within the destination (`.destinationLocation` for the long form). */
   locationField: string;
@@ -30,11 +31,11 @@ interface ParsedLocation {
 export function normalizeDestination(value: DestinationInput, options: NormalizeDestinationOptions): DestinationSpec {
   const problems: Array<{ subfield: string; message: string }> = [];
   const fail = (message: string, subfield = '') => problems.push({ subfield, message });
-  const parsed = typeof value === 'string' ? parseShorthand(value, fail) : parseLongForm(value, fail);
+  const parsed = typeof value === 'string' ? parseShorthand(value, fail) : parseLongForm(value, options.home, fail);
   const mode = (typeof value === 'string' ? undefined : value.mode) ?? options.defaultMode;
 
   let location = parsed?.location ?? '';
-  if (parsed?.host) {
+  if (parsed?.host || parsed?.tcp) {
     location = normalizeRemoteLocation(location, (message) => fail(message, parsed.locationField));
   } else if (parsed) {
     location = normalizeLocalLocation(location, options, (message) => fail(message, parsed.locationField));
@@ -45,8 +46,10 @@ export function normalizeDestination(value: DestinationInput, options: Normalize
       problems.map(({ subfield, message }): ConfigProblem => ({ file: options.file ?? '', field: field + subfield, message })),
     );
   }
-  const spec: DestinationSpec = { id: getDestinationId(parsed.host, location), location, mode };
+  const id = parsed.tcp ? `${parsed.tcp.url.replace(/\/$/, '')}:${location}` : getDestinationId(parsed.host, location);
+  const spec: DestinationSpec = { id, location, mode };
   if (parsed.host) spec.host = parsed.host;
+  if (parsed.tcp) spec.tcp = parsed.tcp;
   return spec;
 }
 
@@ -79,8 +82,20 @@ function parseShorthand(value: string, fail: (message: string) => void): ParsedL
   return { host, location: rest.slice(hostEnd + 1), locationField: '' };
 }
 
-function parseLongForm(value: Exclude<DestinationInput, string>, fail: (message: string, subfield?: string) => void): ParsedLocation {
+function expandHome(file: string, home: string): string {
+  return file === '~' || file.startsWith('~/') ? path.join(home, file.slice(1)) : path.resolve(file);
+}
+
+function parseLongForm(value: Exclude<DestinationInput, string>, home: string, fail: (message: string, subfield?: string) => void): ParsedLocation {
   const locationField = '.destinationLocation';
+  if (value.url !== undefined) {
+    if (value.hostname !== undefined) fail('give either hostname (SSH) or url (TCP transport), not both', '.url');
+    if (value.tokenFile === undefined) fail('required with url: the file holding the daemon token (see sicksync remote daemon --listen)', '.tokenFile');
+    const tcp: NonNullable<DestinationSpec['tcp']> = { url: value.url, tokenFile: expandHome(value.tokenFile ?? '', home) };
+    if (value.ca !== undefined) tcp.ca = expandHome(value.ca, home);
+    return { tcp, location: value.destinationLocation, locationField };
+  }
+  if (value.tokenFile !== undefined || value.ca !== undefined) fail('only used with url (the TCP transport)', value.tokenFile !== undefined ? '.tokenFile' : '.ca');
   if (value.hostname === undefined) {
     if (value.username !== undefined) fail('needs a hostname (a local destination has no user)', '.username');
     if (value.port !== undefined) fail('needs a hostname (a local destination has no port)', '.port');

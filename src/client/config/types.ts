@@ -10,6 +10,14 @@ export interface DestinationSpec {
     username?: string;
     port?: number;
   };
+  /** The opt-in TCP transport (a daemon listening on ws:// or wss://) instead of SSH. */
+  tcp?: {
+    url: string;
+    /** Absolute path of the file holding the daemon's token. */
+    tokenFile: string;
+    /** Absolute path of a PEM CA certificate for wss://. */
+    ca?: string;
+  };
   /** Absolute path, or starting with `~` (the remote user's home) for SSH destinations. */
   location: string;
   mode: SyncMode;

@@ -2,7 +2,7 @@
  * The push planner: what to send, delete or move so the destination follows the local folder.
  * Pure: snapshots in, ordered operations out; no fs, no sockets (see test/shared/plan).
  */
-import { getParentPath } from '../entry.js';
+import { getParentPath, isInside } from '../entry.js';
 import { decidePush } from './decide-push.js';
 import { applyRenames, findRenames } from './renames.js';
 import type { BaselineRecord, Op, PushPlan, PushPlanInput } from './types.js';
@@ -39,6 +39,17 @@ export function getPushPlan(input: PushPlanInput): PushPlan {
     : [...new Set([...input.local.keys(), ...input.remote.keys(), ...input.baseline.keys()])];
   const renames = findRenames(paths, input.local, input.remote, input.baseline);
   const { remote, baseline } = renames.length > 0 ? applyRenames(renames, input.remote, input.baseline) : input;
+  if (renames.length > 0) {
+    // What a moved folder carried along must be planned at its new place too (a file deleted
+    // before the move is still there, under the new name).
+    const known = new Set(paths);
+    for (const path of [...remote.keys(), ...baseline.keys()]) {
+      if (!known.has(path) && renames.some((r) => isInside(path, r.to))) {
+        known.add(path);
+        paths.push(path);
+      }
+    }
+  }
 
   const ops: Op[] = renames.map((r) => ({ kind: 'rename', from: r.from, path: r.to, entry: r.entry }));
   const needHashes: string[] = [];

@@ -2,7 +2,7 @@
  * Rename detection: a path that vanished locally and a new one with the same inode (and, for files,
  * the same size and mtime) is a move. Sending it as a rename keeps a 200 MB file from travelling again.
  */
-import { isInside, type Entry, type Snapshot } from '../entry.js';
+import { isInside, isSameStat, type Entry, type Snapshot } from '../entry.js';
 import type { Baseline, BaselineRecord } from './types.js';
 
 export interface Rename {
@@ -22,8 +22,10 @@ export function findRenames(paths: readonly string[], local: Snapshot, remote: S
   for (const path of paths) {
     const base = baseline.get(path);
     const there = remote.get(path);
-    // Only what is still exactly as we left it at the destination can be moved there.
-    if (!local.has(path) && base && there && there.ino === base.remote.ino && there.kind === base.remote.kind) {
+    // Only what is still exactly as we left it at the destination can be moved there (a folder's
+    // own times move with its content, so for folders the same object is enough).
+    const untouched = there && base && (there.kind === 'dir' ? there.ino === base.remote.ino && base.remote.kind === 'dir' : isSameStat(there, base.remote));
+    if (!local.has(path) && base && untouched) {
       goneByInode.set(base.local.ino, path);
     }
   }

@@ -102,6 +102,27 @@ function getPresenceCases(): Case[] {
       },
     );
   }
+  const coarse = file('w.txt', { mtimeNs: WHOLE_SECOND });
+  const coarseBase = agreedRecord(coarse);
+  const onVfat = file('v.txt');
+  const onVfatBase = agreedRecord(onVfat, copyOf(onVfat, { mtimeNs: WHOLE_SECOND, mode: 0o755 }));
+  cases.push(
+    {
+      name: 'file: whole-second mtimes on both sides, unchanged since B, verifyContent → nothing (B vouches, no hashing)',
+      local: coarse,
+      remote: coarseBase.remote,
+      base: coarseBase,
+      options: VERIFY,
+      expected: () => [],
+    },
+    {
+      name: 'file: destination keeps whole seconds and no modes (vfat), unchanged since B → nothing, not resent every time',
+      local: onVfat,
+      remote: onVfatBase.remote,
+      base: onVfatBase,
+      expected: () => [],
+    },
+  );
   cases.push({ name: 'nothing anywhere → nothing', expected: () => [] });
   return cases;
 }

@@ -105,6 +105,26 @@ describe('rename detection in getPushPlan', () => {
     expect(result.deleteCount).toBe(1);
   });
 
+  it('a folder moved, then given a new file (so its own mtime changed) → still one rename, then the new file', () => {
+    const world = getSyncedWorld(dir('src'), file('src/a.ts'));
+    moveLocally(world, 'src', 'source');
+    world.local.set('source', change(world.local.get('source') as Entry, { mtimeNs: MTIME + 60_000_000_000n }));
+    world.local.set('source/new.ts', file('source/new.ts'));
+    const result = plan(world);
+    expect(describeOps(result.ops)).toEqual(['rename src→source', 'write source/new.ts', 'meta source']);
+  });
+
+  it('a file moved out of a moved folder is not renamed from its old path, which the folder took along', () => {
+    // `mv src source && mv source/a.ts a.ts`: once src is renamed, src/a.ts no longer exists there.
+    const world = getSyncedWorld(dir('src'), file('src/a.ts'), file('src/b.ts'));
+    moveLocally(world, 'src', 'source');
+    moveLocally(world, 'source/a.ts', 'a.ts');
+    const result = plan(world);
+    expect(result.ops[0]).toEqual({ kind: 'rename', from: 'src', path: 'source', entry: world.local.get('source') });
+    expect(result.ops.filter((op) => op.kind === 'rename' && op.from.startsWith('src/'))).toEqual([]);
+    expect(describeOps(result.ops)).toContain('write a.ts');
+  });
+
   it('a moved file that was also chmodded → rename, then meta', () => {
     const { world } = getBigFileWorld();
     moveLocally(world, 'data/big.bin', 'data/run.bin');
