@@ -12,6 +12,7 @@ import { VERSION } from '../shared/version.js';
 import { Daemon } from './daemon.js';
 import { isSocketLive } from './socket-claim.js';
 import { ensureStateDir, type StatePaths } from './state-dir.js';
+import type { ListenOptions } from './tcp-listener.js';
 
 /** The one line `start-daemon` prints; the client looks for this prefix and ignores any other output. */
 export const READY_PREFIX = 'sicksync-daemon-ready ';
@@ -20,6 +21,18 @@ export interface DaemonSettings {
   paths: StatePaths;
   graceMs: number;
   heartbeatMs: number;
+  listen?: ListenOptions;
+}
+
+/** The flags that hand `settings.listen` on to the detached daemon. */
+function getListenArgs(listen: ListenOptions | undefined): string[] {
+  if (!listen) return [];
+  return [
+    '--listen', listen.url,
+    '--token-file', listen.tokenFile,
+    ...(listen.cert ? ['--cert', listen.cert] : []),
+    ...(listen.key ? ['--key', listen.key] : []),
+  ];
 }
 
 function readPid(paths: StatePaths): number | null {
@@ -31,10 +44,19 @@ function readPid(paths: StatePaths): number | null {
   }
 }
 
+/** A zombie (exited, not yet reaped by its parent) counts as gone. */
+function isZombie(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false; // no /proc (not Linux): kill(pid, 0) alone decides
+  }
+}
+
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+    return !isZombie(pid);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
@@ -84,7 +106,7 @@ export async function runDaemon(settings: DaemonSettings, detach: boolean): Prom
 export async function startDaemon(settings: DaemonSettings, script: string): Promise<string> {
   ensureStateDir(settings.paths);
   if (!(await isSocketLive(settings.paths.socket))) {
-    const args = [script, 'remote', 'daemon', '--detach'];
+    const args = [script, 'remote', 'daemon', '--detach', ...getListenArgs(settings.listen)];
     const env = {
       ...process.env,
       SICKSYNC_DAEMON_GRACE_MS: String(settings.graceMs),
@@ -97,7 +119,13 @@ export async function startDaemon(settings: DaemonSettings, script: string): Pro
     });
     await waitForDaemon(settings.paths);
   }
-  const ready = { pid: readPid(settings.paths), socket: settings.paths.socket, version: VERSION, protocol: PROTOCOL_VERSION };
+  const ready = {
+    pid: readPid(settings.paths),
+    socket: settings.paths.socket,
+    version: VERSION,
+    protocol: PROTOCOL_VERSION,
+    ...(settings.listen ? { listen: settings.listen.url, tokenFile: settings.listen.tokenFile } : {}),
+  };
   return READY_PREFIX + JSON.stringify(ready);
 }
 

@@ -10,12 +10,15 @@ import { VERSION } from '../shared/version.js';
 import { startHeartbeat } from '../shared/heartbeat.js';
 import { Session } from './session.js';
 import { claimSocket } from './socket-claim.js';
+import { startTcpListener, type ListenOptions } from './tcp-listener.js';
 import { ensureStateDir, type StatePaths } from './state-dir.js';
 
 export interface DaemonOptions {
   paths: StatePaths;
   graceMs: number;
   heartbeatMs: number;
+  /** The opt-in TCP transport, in addition to the Unix socket. */
+  listen?: ListenOptions;
 }
 
 /** Largest frame a client may send: one chunk plus its header, with room to spare. */
@@ -23,6 +26,7 @@ const MAX_FRAME = 64 * 1024 * 1024;
 
 export class Daemon {
   private server: Server | null = null;
+  private tcpServer: Server | null = null;
   private wss: WebSocketServer | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private clients = 0;
@@ -55,6 +59,14 @@ export class Daemon {
     await claimSocket(server, paths);
     this.server = server;
     this.wss = wss;
+    if (this.options.listen) {
+      try {
+        this.tcpServer = await startTcpListener(this.options.listen, wss, (line) => this.log(line));
+      } catch (error) {
+        await this.stop();
+        throw error;
+      }
+    }
     writeFileSync(paths.pid, `${process.pid}\n`, { mode: 0o600 });
     this.log(`listening on ${paths.socket} (sicksync ${VERSION}, grace ${this.options.graceMs} ms)`);
     this.scheduleIdleExit();
@@ -73,6 +85,7 @@ export class Daemon {
 
   private scheduleIdleExit(): void {
     this.cancelIdleExit();
+    if (this.stopped) return; // clients closing during a stop must not re-arm the timer
     this.idleTimer = setTimeout(() => {
       this.log(`no client for ${this.options.graceMs} ms; exiting`);
       void this.stop();
@@ -99,11 +112,13 @@ export class Daemon {
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
     // Give clients a moment to see the close frame, then cut whatever is left.
     for (const client of this.wss?.clients ?? []) client.terminate();
-    await new Promise<void>((resolve) => {
-      if (!this.server) return resolve();
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    for (const server of [this.server, this.tcpServer]) {
+      await new Promise<void>((resolve) => {
+        if (!server) return resolve();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
     const { paths } = this.options;
     rmSync(paths.socket, { force: true });
     rmSync(paths.pid, { force: true });

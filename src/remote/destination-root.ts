@@ -65,13 +65,21 @@ export class DestinationRoot {
 
   async hash(paths: readonly string[]): Promise<Record<string, string | null>> {
     const hashes: Record<string, string | null> = {};
-    for (const path of paths) hashes[path] = await getFileHash(this.resolve(path)).catch(() => null);
+    for (const path of paths) {
+      const absolute = this.resolve(path);
+      // Only regular files: hashing through a symlink would read whatever it points to.
+      hashes[path] = getEntry(absolute, path)?.kind === 'file' ? await getFileHash(absolute).catch(() => null) : null;
+    }
     return hashes;
   }
 
   mkdir(path: string, mode: number): OpResult {
     return this.run('create folder', path, () => {
       const absolute = this.resolve(path);
+      if (getEntry(absolute, path)?.kind === 'symlink') {
+        // chmod would follow it; the client deletes a link before putting a folder in its place.
+        throw new SicksyncError(ErrorCode.IO, `cannot create folder ${JSON.stringify(path)}: a symlink is in the way`);
+      }
       keepParentTimes(absolute, () => mkdirSync(absolute, { recursive: true }));
       chmodSync(absolute, mode);
       return { entry: getEntry(absolute, path) };

@@ -8,8 +8,19 @@ import { getHeartbeatMs, getIdleGraceMs } from '../shared/timing.js';
 import { VERSION } from '../shared/version.js';
 import { getDaemonStatus, runDaemon, startDaemon, stopDaemon } from './commands.js';
 import { getStatePaths } from './state-dir.js';
+import { getListenOptions } from './tcp-listener.js';
 
-const USAGE = 'usage: sicksync remote daemon|start-daemon|stop|status [--grace MS]';
+const USAGE =
+  'usage: sicksync remote daemon|start-daemon|stop|status [--grace MS] [--listen ws://HOST:PORT|wss://HOST:PORT --cert PEM --key PEM] [--token-file FILE]';
+
+function readOption(args: string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  if (at === -1) return undefined;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new SicksyncError(ErrorCode.USAGE, `${name} needs a value. ${USAGE}`);
+  return value;
+}
+
 
 function readGrace(args: string[]): number {
   const at = args.indexOf('--grace');
@@ -26,7 +37,11 @@ export async function runRemoteMain(args: string[], script: string): Promise<num
   }
   if (args[0] !== 'remote') throw new SicksyncError(ErrorCode.USAGE, `this is the remote part of sicksync only. ${USAGE}`);
   const paths = getStatePaths();
-  const settings = { paths, graceMs: readGrace(args), heartbeatMs: getHeartbeatMs() };
+  const listen = getListenOptions(
+    { listen: readOption(args, '--listen'), tokenFile: readOption(args, '--token-file'), cert: readOption(args, '--cert'), key: readOption(args, '--key') },
+    paths,
+  );
+  const settings = { paths, graceMs: readGrace(args), heartbeatMs: getHeartbeatMs(), ...(listen ? { listen } : {}) };
   switch (args[1]) {
     case 'daemon':
       return runDaemon(settings, args.includes('--detach'));
@@ -46,20 +61,23 @@ export async function runRemoteMain(args: string[], script: string): Promise<num
   }
 }
 
-// Runs only as the bundle's entry (esbuild sets the require.main check for CommonJS output).
+/** Runs a remote command and turns errors into output and an exit code (no stack for expected ones). */
+export async function runRemoteEntry(args: string[], script: string): Promise<number> {
+  try {
+    return await runRemoteMain(args, script);
+  } catch (error) {
+    if (error instanceof SicksyncError) {
+      process.stderr.write(`sicksync: ${error.message} (${error.code})\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`sicksync: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return ExitCode.FAILURE;
+  }
+}
+
+// Runs only as the bundle's entry (CommonJS output, where require.main is this module).
 if (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module) {
-  runRemoteMain(process.argv.slice(2), process.argv[1] ?? '').then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      if (error instanceof SicksyncError) {
-        process.stderr.write(`sicksync: ${error.message} (${error.code})\n`);
-        process.exitCode = error.exitCode;
-      } else {
-        process.stderr.write(`sicksync: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-        process.exitCode = ExitCode.FAILURE;
-      }
-    },
-  );
+  void runRemoteEntry(process.argv.slice(2), process.argv[1] ?? '').then((code) => {
+    process.exitCode = code;
+  });
 }

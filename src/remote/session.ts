@@ -1,6 +1,6 @@
 /**
  * One client connection at the daemon: a version handshake, then operations on one destination
- * folder, applied strictly in order. A bad frame or a refused path is answered with an error for this
+ * folder, applied in order wherever order matters (see op-scheduler.ts). A bad frame or a refused path is answered with an error for this
  * client only; the daemon and its other clients never notice.
  */
 import { mkdir } from 'node:fs/promises';
@@ -21,8 +21,12 @@ const SCAN_PAGE = 5000;
 /** Frames queued before the socket is paused: bounds memory whatever the client sends. */
 const QUEUE_HIGH_WATER = 64;
 
-/** What a message touches, for the scheduler: its paths, and its write's id for streamed content. */
-function getFootprint(message: ClientMessage): Footprint {
+/**
+ * What a message touches, for the scheduler: its paths, and its write's id for streamed content.
+ * A chunk carries no path, so the path of its write (noted when the write arrived) stands for it:
+ * folder times set after a file must wait for the file's last chunk.
+ */
+function getFootprint(message: ClientMessage, writePaths: Map<number, string>): Footprint {
   switch (message.t) {
     case 'hello':
     case 'scan':
@@ -31,8 +35,10 @@ function getFootprint(message: ClientMessage): Footprint {
     case 'write':
       return { paths: [message.path], keys: [`op:${message.op}`] };
     case 'chunk':
-    case 'abort':
-      return { paths: [], keys: [`op:${message.op}`] };
+    case 'abort': {
+      const path = writePaths.get(message.op);
+      return { paths: path === undefined ? [] : [path], keys: [`op:${message.op}`] };
+    }
     case 'rename':
       return { paths: [message.from, message.to], keys: [] };
     default:
@@ -63,6 +69,10 @@ export class Session {
   private destination: DestinationRoot | null = null;
   private readonly writes = new Map<number, OpenWrite>();
   private readonly scheduler = new OpScheduler();
+  /** Paths of writes whose chunks are still arriving, by op id, as of frame arrival. */
+  private readonly writePaths = new Map<number, string>();
+  /** Set once a frame was refused: nothing after it is trusted or applied. */
+  private refused = false;
   private closed = false;
 
   constructor(
@@ -74,6 +84,7 @@ export class Session {
   }
 
   private handleFrame(data: RawData, isBinary: boolean): void {
+    if (this.refused) return;
     let message: ClientMessage;
     let payload: Buffer;
     try {
@@ -83,9 +94,13 @@ export class Session {
       return;
     }
     if (this.scheduler.size >= QUEUE_HIGH_WATER) this.ws.pause();
+    const footprint = getFootprint(message, this.writePaths);
+    if (message.t === 'write' && !message.last) this.writePaths.set(message.op, message.path);
+    if ((message.t === 'chunk' && message.last) || message.t === 'abort') this.writePaths.delete(message.op);
+    const req = 'req' in message ? message.req : undefined;
     void this.scheduler
-      .schedule(getFootprint(message), () => this.handleMessage(message, payload))
-      .catch((error: unknown) => this.reply({ t: 'error', error: toWireError(error) }))
+      .schedule(footprint, () => this.handleMessage(message, payload))
+      .catch((error: unknown) => this.reply({ t: 'error', ...(req === undefined ? {} : { req }), error: toWireError(error) }))
       .finally(() => {
         if (this.scheduler.size < QUEUE_HIGH_WATER / 2 && !this.closed) this.ws.resume();
       });
@@ -93,6 +108,7 @@ export class Session {
 
   /** A frame we cannot trust: say why, then close, since nothing after it can be interpreted. */
   private refuse(error: unknown): void {
+    this.refused = true;
     const wire = toWireError(error);
     this.log(`refused a frame: ${wire.message}`);
     void this.reply({ t: 'error', error: wire }).finally(() => this.ws.close(1008, wire.code));

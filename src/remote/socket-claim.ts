@@ -26,9 +26,13 @@ export async function claimSocket(server: Server, paths: StatePaths): Promise<vo
     if (await isSocketLive(paths.socket)) {
       throw new SicksyncError(ErrorCode.DAEMON_START, `a daemon already listens on ${paths.socket}`);
     }
-    await unlink(paths.socket).catch((error: unknown) => {
-      if (!hasErrno(error, 'ENOENT')) throw error;
-    });
+    // Leftovers of a daemon that was killed: its socket, and its pid file, which would otherwise
+    // name a dead process until the new daemon writes its own.
+    for (const leftover of [paths.socket, paths.pid]) {
+      await unlink(leftover).catch((error: unknown) => {
+        if (!hasErrno(error, 'ENOENT')) throw error;
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(paths.socket, () => {

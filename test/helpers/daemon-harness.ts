@@ -332,14 +332,14 @@ export function createDaemonHarness(): DaemonHarness {
   const connections: DaemonConnection[] = [];
   const children: ChildProcess[] = [];
 
-  const makeDir = async (prefix = 'ss-'): Promise<string> => {
+  const makeDir = async (prefix = 'sdt-'): Promise<string> => {
     const dir = await realpath(await mkdtemp(join(tmpdir(), prefix)));
     dirs.push(dir);
     return dir;
   };
 
   const makeHome = async (): Promise<{ home: string; paths: StatePaths }> => {
-    const home = await makeDir('ssh-');
+    const home = await makeDir('sdt-home-');
     const paths = getHomeStatePaths(home);
     if (Buffer.byteLength(paths.socket) >= SOCKET_PATH_LIMIT) throw new Error(`socket path too long for a Unix socket: ${paths.socket}`);
     homes.add(home);

@@ -13,7 +13,14 @@ import { isSocketLive } from '../../src/remote/socket-claim.js';
 import { ErrorCode } from '../../src/shared/errors.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { VERSION } from '../../src/shared/version.js';
-import { getCommandLine, isRunning, listProcessesWithHome, useDaemonHarness, waitUntil, type CliResult } from '../helpers/daemon-harness.js';
+import {
+  getCommandLine,
+  isRunning,
+  listProcessesWithHome,
+  useDaemonHarness,
+  waitUntil,
+  type CliResult,
+} from '../helpers/daemon-harness.js';
 
 const harness = useDaemonHarness();
 /** Long enough that no daemon leaves on its own during a test; cleanup stops them. */
@@ -137,7 +144,7 @@ describe('the detached daemon process', () => {
 
   it('drops a client that never answers pings when SICKSYNC_HEARTBEAT_MS is small', async () => {
     const { home, paths } = await harness.makeHome();
-    await startDaemon(home, { ...LONG_GRACE, SICKSYNC_HEARTBEAT_MS: '100' });
+    await startDaemon(home, { ...LONG_GRACE, SICKSYNC_HEARTBEAT_MS: '200' });
     const deaf = await harness.openRaw(paths.socket, { autoPong: false });
     const alive = await harness.openRaw(paths.socket);
     expect(await deaf.hello(join(home, 'p'))).toMatchObject({ t: 'welcome' });
@@ -189,7 +196,10 @@ describe('remote stop and remote status', () => {
     expect(existsSync(paths.pid)).toBe(true);
 
     expect(await harness.runCli(home, ['remote', 'stop'])).toMatchObject({ code: 0, stdout: 'no daemon is running\n' });
-    expect(await harness.runCli(home, ['remote', 'status'])).toMatchObject({ code: 1, stdout: `no daemon is running (state folder ${paths.dir})\n` });
+    expect(await harness.runCli(home, ['remote', 'status'])).toMatchObject({
+      code: 1,
+      stdout: `no daemon is running (state folder ${paths.dir})\n`,
+    });
   });
 
   it('refuses a remote command without a subcommand as bad usage (exit 2)', async () => {

@@ -14,7 +14,17 @@ import { createIgnoreRules } from '../../src/shared/ignore-rules.js';
 import type { Op } from '../../src/shared/plan/types.js';
 import { CHUNK_SIZE, PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { getSortedEntries, scanTree } from '../../src/shared/scan.js';
-import { getEntryAt, getMetaOp, getOpFor, listTree, makeFrame, putFile, useDaemonHarness, waitUntil, type RawClient } from '../helpers/daemon-harness.js';
+import {
+  getEntryAt,
+  getMetaOp,
+  getOpFor,
+  listTree,
+  makeFrame,
+  putFile,
+  useDaemonHarness,
+  waitUntil,
+  type RawClient,
+} from '../helpers/daemon-harness.js';
 
 const harness = useDaemonHarness();
 
@@ -89,7 +99,7 @@ describe('handshake', () => {
 describe('several clients at once', () => {
   /** A small project with executables, nested folders, an empty file, an old mtime and optionally a big file. */
   async function makeProject(name: string): Promise<string> {
-    const local = await harness.makeDir(`ss-${name}-`);
+    const local = await harness.makeDir(`sdt-${name}-`);
     await putFile(local, 'README.md', `# ${name}\n`);
     await putFile(local, 'bin/run.sh', `#!/bin/sh\necho ${name}\n`, 0o755);
     await putFile(local, 'data/blob.bin', randomBytes(100_000), 0o600);
@@ -144,9 +154,13 @@ describe('several clients at once', () => {
           size: entry.size,
           mode: entry.mode,
         });
-        expect(isWithinMicrosecond(copied.mtimeNs, entry.mtimeNs), `mtime of ${entry.path}: ${copied.mtimeNs} vs ${entry.mtimeNs}`).toBe(true);
+        expect(isWithinMicrosecond(copied.mtimeNs, entry.mtimeNs), `mtime of ${entry.path}: ${copied.mtimeNs} vs ${entry.mtimeNs}`).toBe(
+          true,
+        );
         if (entry.kind === 'file') {
-          expect((await readFile(join(root, entry.path))).equals(await readFile(join(local, entry.path))), `content of ${entry.path}`).toBe(true);
+          expect((await readFile(join(root, entry.path))).equals(await readFile(join(local, entry.path))), `content of ${entry.path}`).toBe(
+            true,
+          );
         }
       }
     }
@@ -171,7 +185,10 @@ describe('malformed frames', () => {
   const cases: [string, (client: RawClient) => Promise<void>][] = [
     ['a text frame', (client) => client.sendBytes(JSON.stringify(mkdirHeader), false)],
     ['garbage bytes shorter than the length prefix', (client) => client.sendBytes(Buffer.from([0xde, 0xad, 0xbe]))],
-    ['a header length beyond the frame', (client) => client.sendBytes(Buffer.concat([Buffer.from([0x7f, 0xff, 0xff, 0xff]), Buffer.from('{}')]))],
+    [
+      'a header length beyond the frame',
+      (client) => client.sendBytes(Buffer.concat([Buffer.from([0x7f, 0xff, 0xff, 0xff]), Buffer.from('{}')])),
+    ],
     [
       'a header that is not JSON',
       (client) => {
@@ -296,7 +313,7 @@ describe('stop', () => {
 
 describe('heartbeat', () => {
   it('drops a client that never answers pings and keeps one that does', async () => {
-    const { paths, daemon } = await harness.startDaemon({ heartbeatMs: 100 });
+    const { paths, daemon } = await harness.startDaemon({ heartbeatMs: 200 });
     const deaf = await harness.openRaw(paths.socket, { autoPong: false });
     const alive = await harness.openRaw(paths.socket);
     const root = await harness.makeDir();
@@ -307,7 +324,7 @@ describe('heartbeat', () => {
 
     expect(closed, 'the deaf client is dropped within 3 s').not.toBeNull();
     expect(closed!.code).toBe(1006); // terminated, no close frame
-    await sleep(300); // several more heartbeats
+    await sleep(600); // several more heartbeats
     expect(alive.isOpen).toBe(true);
     await alive.send({ t: 'scan', req: 5 });
     expect(await alive.next()).toMatchObject({ t: 'scan-page', req: 5, done: true });

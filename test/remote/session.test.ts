@@ -10,7 +10,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/shared/errors.js';
 import { CHUNK_SIZE } from '../../src/shared/protocol.js';
-import { getEntryAt, getOpFor, isAnswerTo, listTree, putFile, useDaemonHarness, waitUntil, type RawClient } from '../helpers/daemon-harness.js';
+import {
+  getEntryAt,
+  getOpFor,
+  isAnswerTo,
+  listTree,
+  putFile,
+  useDaemonHarness,
+  waitUntil,
+  type RawClient,
+} from '../helpers/daemon-harness.js';
 
 const harness = useDaemonHarness();
 const MTIME_NS = '1700000000123456789';
@@ -60,7 +69,7 @@ describe('confinement', () => {
 
   it('refuses paths through a symlinked parent that leads outside the root, and changes nothing there', async () => {
     const { client, root } = await openSession();
-    const outside = await harness.makeDir('ss-out-');
+    const outside = await harness.makeDir('sdt-out-');
     await putFile(outside, 'secret', 'do not touch\n', 0o600);
     await symlink(outside, join(root, 'link'));
     await putFile(root, 'a.txt', 'a\n');
@@ -86,7 +95,7 @@ describe('confinement', () => {
 
   it('refuses to hash a file through a symlinked parent with an error naming the request (regression: a failed hash answered with an anonymous error)', async () => {
     const { client, root } = await openSession();
-    const outside = await harness.makeDir('ss-out-');
+    const outside = await harness.makeDir('sdt-out-');
     await putFile(outside, 'secret', 'do not read\n');
     await symlink(outside, join(root, 'link'));
 
@@ -96,6 +105,20 @@ describe('confinement', () => {
     // An error that does not name its request cannot be matched to it by the client.
     expect(answer).toMatchObject({ t: 'error', req: 9, error: { code: ErrorCode.PATH_OUTSIDE_ROOT } });
     expect(client.isOpen).toBe(true);
+  });
+
+  it('does not hash a file outside the root through a symlink named by the request (regression: hash followed the link)', async () => {
+    const { client, root } = await openSession();
+    const outside = await harness.makeDir('sdt-out-');
+    await putFile(outside, 'secret', 'do not read\n');
+    await symlink(join(outside, 'secret'), join(root, 'filelink'));
+
+    await client.send({ t: 'hash', req: 3, paths: ['filelink'] });
+    const answer = await client.next();
+
+    // Refusing the path or answering "no content hash" both keep the secret's digest at home.
+    if (answer.t === 'error') expect(answer.error.code).toBe(ErrorCode.PATH_OUTSIDE_ROOT);
+    else expect(answer).toEqual({ t: 'hashes', req: 3, hashes: { filelink: null } });
   });
 
   it('refuses symlinks whose target leads outside the root', async () => {
@@ -114,7 +137,7 @@ describe('confinement', () => {
 
   it('replaces a symlink named by a write instead of writing through it', async () => {
     const { client, root } = await openSession();
-    const outside = await harness.makeDir('ss-out-');
+    const outside = await harness.makeDir('sdt-out-');
     await putFile(outside, 'secret', 'do not touch\n', 0o600);
     await symlink(join(outside, 'secret'), join(root, 'filelink'));
 
@@ -129,7 +152,7 @@ describe('confinement', () => {
 
   it('does not chmod a folder outside the root through a symlink named by mkdir or meta (regression: mkdir followed the link)', async () => {
     const { client, root } = await openSession();
-    const outside = await harness.makeDir('ss-out-');
+    const outside = await harness.makeDir('sdt-out-');
     const before = (await stat(outside)).mode & 0o7777;
     await symlink(outside, join(root, 'link'));
 
@@ -173,10 +196,13 @@ describe('atomic write', () => {
     await client.send({ ...writeHeader('big.bin', fresh.length, false), op }, chunks[0]);
     for (const [i, chunk] of chunks.slice(1).entries()) {
       // The chunks so far have reached a temporary file next to the target, not the target.
-      await waitUntil(async () => {
-        const temps = await listTemps(root);
-        return temps.length === 1 && (await stat(join(root, temps[0]!))).size === (i + 1) * CHUNK_SIZE;
-      }, `${i + 1} chunk(s) reach the temporary file`);
+      await waitUntil(
+        async () => {
+          const temps = await listTemps(root);
+          return temps.length === 1 && (await stat(join(root, temps[0]!))).size === (i + 1) * CHUNK_SIZE;
+        },
+        `${i + 1} chunk(s) reach the temporary file`,
+      );
       expect((await listTemps(root))[0]).toMatch(/^\.big\.bin\.sicksync-tmp-[0-9a-f]+$/);
       expect((await readFile(join(root, 'big.bin'))).equals(old)).toBe(true);
       await client.send({ t: 'chunk', op, last: i === chunks.length - 2 }, chunk);
@@ -197,10 +223,7 @@ describe('atomic write', () => {
     const folderBefore = await getEntryAt(root, 'dir');
     const fresh = randomBytes(2 * CHUNK_SIZE);
 
-    await client.send(
-      { ...writeHeader('dir/big.bin', fresh.length, false), op: client.allocateOp() },
-      fresh.subarray(0, CHUNK_SIZE),
-    );
+    await client.send({ ...writeHeader('dir/big.bin', fresh.length, false), op: client.allocateOp() }, fresh.subarray(0, CHUNK_SIZE));
     await waitUntil(async () => (await listTemps(join(root, 'dir'))).length === 1, 'the temporary file appears');
     if (how === 'terminate') client.terminate();
     else client.ws.close();
@@ -218,8 +241,14 @@ describe('atomic write', () => {
     const { client, root } = await openSession();
     await putFile(root, 'f.txt', 'old\n');
 
-    expect(await client.op(writeHeader('f.txt', 10), Buffer.from('short'))).toMatchObject({ t: 'nack', error: { code: ErrorCode.PROTOCOL } });
-    expect(await client.op(writeHeader('f.txt', 2), Buffer.from('too long'))).toMatchObject({ t: 'nack', error: { code: ErrorCode.PROTOCOL } });
+    expect(await client.op(writeHeader('f.txt', 10), Buffer.from('short'))).toMatchObject({
+      t: 'nack',
+      error: { code: ErrorCode.PROTOCOL },
+    });
+    expect(await client.op(writeHeader('f.txt', 2), Buffer.from('too long'))).toMatchObject({
+      t: 'nack',
+      error: { code: ErrorCode.PROTOCOL },
+    });
 
     expect(await readFile(join(root, 'f.txt'), 'utf8')).toBe('old\n');
     expect(await listTemps(root)).toEqual([]);
@@ -249,7 +278,10 @@ describe('delete guard at the daemon', () => {
 
     expect(await connection.apply({ kind: 'delete', path: 'gone.txt', expect: expected }, root)).toEqual({ entry: null });
     expect(existsSync(join(root, 'gone.txt'))).toBe(false);
-    expect(await connection.apply({ kind: 'delete', path: 'gone.txt', expect: expected }, root)).toEqual({ entry: null, note: 'already gone' });
+    expect(await connection.apply({ kind: 'delete', path: 'gone.txt', expect: expected }, root)).toEqual({
+      entry: null,
+      note: 'already gone',
+    });
   });
 
   it.each([
@@ -303,6 +335,27 @@ describe('delete guard at the daemon', () => {
 });
 
 describe('operations in order', () => {
+  it('keeps folder times sent after a streamed file in that folder (regression: the folder meta ran between the chunks)', async () => {
+    const { client, root } = await openSession();
+    const content = randomBytes(3 * CHUNK_SIZE);
+    const folderTime = '1600000000123456789';
+
+    // The order a push sends them in: the whole file, then its folder's times.
+    const write = client.allocateOp();
+    const meta = client.allocateOp();
+    await client.send({ ...writeHeader('dir/big.bin', content.length, false), op: write }, content.subarray(0, CHUNK_SIZE));
+    await client.send({ t: 'chunk', op: write, last: false }, content.subarray(CHUNK_SIZE, 2 * CHUNK_SIZE));
+    await client.send({ t: 'chunk', op: write, last: true }, content.subarray(2 * CHUNK_SIZE));
+    await client.send({ t: 'meta', op: meta, path: 'dir', mode: 0o755, mtimeNs: folderTime });
+
+    expect(await client.waitFor(isAnswerTo(write))).toMatchObject({ t: 'ack' });
+    expect(await client.waitFor(isAnswerTo(meta))).toMatchObject({ t: 'ack' });
+    expect((await readFile(join(root, 'dir/big.bin'))).equals(content)).toBe(true);
+    const folder = (await getEntryAt(root, 'dir'))!;
+    const delta = BigInt(folder.mtimeNs) - BigInt(folderTime);
+    expect(delta > -1000n && delta < 1000n, `folder mtime ${folder.mtimeNs}, sent ${folderTime}`).toBe(true);
+  });
+
   it('renames, sets times and writes through a DaemonConnection built from real local files', async () => {
     const socket = await startSocket();
     const [local, root] = [await harness.makeDir(), await harness.makeDir()];
@@ -310,7 +363,10 @@ describe('operations in order', () => {
     const connection = await harness.connect(socket, root);
     await connection.apply(await getOpFor(local, 'a.txt'), local);
 
-    const moved = await connection.apply({ kind: 'rename', from: 'a.txt', path: 'sub/b.txt', entry: (await getEntryAt(local, 'a.txt'))! }, local);
+    const moved = await connection.apply(
+      { kind: 'rename', from: 'a.txt', path: 'sub/b.txt', entry: (await getEntryAt(local, 'a.txt'))! },
+      local,
+    );
 
     expect(moved.entry).toMatchObject({ path: 'sub/b.txt', kind: 'file', size: 6, mode: 0o600 });
     expect(await listTree(root)).toEqual(['sub', 'sub/b.txt']);

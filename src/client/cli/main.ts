@@ -4,6 +4,7 @@
 import { homedir } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { getDaemonStatus, runDaemon, startDaemon, stopDaemon } from '../../remote/commands.js';
+import { getListenOptions } from '../../remote/tcp-listener.js';
 import { getStatePaths } from '../../remote/state-dir.js';
 import { ErrorCode, ExitCode, SicksyncError } from '../../shared/errors.js';
 import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
@@ -48,18 +49,32 @@ async function runSync(flags: SyncFlags): Promise<number> {
   return runProject(project, { once: flags.once, force: flags.force, deleteExtraneous: flags.deleteExtraneous }, reporter);
 }
 
-function getDaemonSettings(grace: number | undefined) {
-  return { paths: getStatePaths(), graceMs: grace ?? getIdleGraceMs(), heartbeatMs: getHeartbeatMs() };
+interface DaemonFlags {
+  grace?: number | undefined;
+  listen?: string | undefined;
+  tokenFile?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+function getDaemonSettings(flags: DaemonFlags) {
+  const paths = getStatePaths();
+  const listen = getListenOptions(flags, paths);
+  return { paths, graceMs: flags.grace ?? getIdleGraceMs(), heartbeatMs: getHeartbeatMs(), ...(listen ? { listen } : {}) };
 }
 
 function defineRemote(cli: Argv, done: (code: number) => void): Argv {
   return cli
     .option('grace', { type: 'number', describe: 'ms the daemon waits after its last client before it exits (default 10000, or $SICKSYNC_DAEMON_GRACE_MS)' })
+    .option('listen', { type: 'string', describe: 'also accept clients on ws://HOST:PORT or wss://HOST:PORT (PORT alone: ws://127.0.0.1:PORT), token required' })
+    .option('token-file', { type: 'string', describe: 'where the TCP token is kept (default ~/.sicksync/token)' })
+    .option('cert', { type: 'string', describe: 'PEM certificate for wss://' })
+    .option('key', { type: 'string', describe: 'PEM private key for wss://' })
     .command('daemon', 'run the daemon in the foreground', (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }), async (argv) => {
-      done(await runDaemon(getDaemonSettings(argv.grace), argv.detach));
+      done(await runDaemon(getDaemonSettings(argv as DaemonFlags), argv.detach));
     })
     .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, async (argv) => {
-      printLines([await startDaemon(getDaemonSettings(argv.grace as number | undefined), BIN_SCRIPT)]);
+      printLines([await startDaemon(getDaemonSettings(argv as DaemonFlags), BIN_SCRIPT)]);
       done(ExitCode.OK);
     })
     .command('stop', 'stop the daemon', {}, async () => {

@@ -5,6 +5,7 @@ import { getStatePaths } from '../../remote/state-dir.js';
 import type { DestinationSpec, ProjectConfig } from '../config/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { connectLocalDaemon } from '../endpoint/local-daemon.js';
+import { connectTcpDaemon } from '../endpoint/tcp-daemon.js';
 import { SshConnector } from '../ssh/ssh-connector.js';
 import { loadProjectRules } from '../project-rules.js';
 import { watchTree, type Watcher } from '../watcher.js';
@@ -38,7 +39,10 @@ export class ProjectSync {
   private readonly ssh = new SshConnector();
 
   /** Local destinations use the local daemon; SSH ones the daemon of their host. */
-  private readonly connector: Connector = (spec, hello) => (spec.host ? this.ssh.connect(spec, hello) : connectLocalDaemon(spec.id, hello));
+  private readonly connector: Connector = (spec, hello) => {
+    if (spec.tcp) return connectTcpDaemon(spec, spec.tcp, hello);
+    return spec.host ? this.ssh.connect(spec, hello) : connectLocalDaemon(spec.id, hello);
+  };
 
   /** Scans, then brings every destination up to date; in live mode keeps following changes. */
   async start(): Promise<void> {
