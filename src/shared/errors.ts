@@ -19,6 +19,7 @@ export const ErrorCode = {
   SSH: 'SICKSYNC_E_SSH',
   HOST_KEY: 'SICKSYNC_E_HOST_KEY',
   REMOTE_NODE: 'SICKSYNC_E_REMOTE_NODE',
+  MODE_UNSUPPORTED: 'SICKSYNC_E_MODE_UNSUPPORTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

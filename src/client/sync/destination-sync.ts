@@ -42,6 +42,7 @@ const FATAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.HOST_KEY,
   ErrorCode.REMOTE_NODE,
   ErrorCode.PATH_OUTSIDE_ROOT,
+  ErrorCode.MODE_UNSUPPORTED,
 ]);
 
 function isRetryable(error: unknown): boolean {

@@ -2,6 +2,7 @@
  * One project: one local scan and one watcher feeding every destination.
  */
 import { getStatePaths } from '../../remote/state-dir.js';
+import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import type { DestinationSpec, ProjectConfig } from '../config/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { connectLocalDaemon } from '../endpoint/local-daemon.js';
@@ -23,6 +24,17 @@ export interface RunOptions {
 /** How to reach a destination; remote hosts plug in here. */
 export type Connector = (spec: DestinationSpec, hello: { root: string; excludes: readonly string[] }) => Promise<Endpoint>;
 
+
+/**
+ * pull and bidirectional are accepted by the configuration but not built yet. Running them as push
+ * could overwrite the very changes the user asked to bring back, so such a destination is refused.
+ */
+function getModeNotReadyError(spec: DestinationSpec): SicksyncError {
+  return new SicksyncError(
+    ErrorCode.MODE_UNSUPPORTED,
+    `${spec.id}: mode "${spec.mode}" is not available in this version; nothing was synced there. Use "mode": "push" for this destination.`,
+  );
+}
 
 export class ProjectSync {
   readonly destinations: DestinationSync[] = [];
@@ -71,7 +83,7 @@ export class ProjectSync {
           label: spec.id,
           localRoot: project.root,
           local: index.entries,
-          connect: () => this.connector(spec, hello),
+          connect: () => (spec.mode === 'push' ? this.connector(spec, hello) : Promise.reject(getModeNotReadyError(spec))),
           store: new BaselineStore(stateDir, project.root, spec.id),
           reporter,
           deleteGuard: project.deleteGuard,
