@@ -2,6 +2,7 @@
  * `sicksync --once` against local destinations: what arrives, what stays behind, what is deleted,
  * and the exit code that says whether every destination converged.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -90,27 +91,79 @@ describe('sicksync --once', () => {
     expect(await diffFolders(dest, root, { exclude: excludeRich, symlinkMtimes: true })).toEqual([]);
   });
 
-  it('exits 1 naming each destination that cannot be written, while the others still converge', async () => {
+  it('exits 1 naming a destination that cannot be written (a file stands in its place), while the other still converges', async () => {
     const root = harness.path('rich');
     const good = harness.path('dest-good');
-    // Tests run as root, so a read-only parent would not stop anything: a plain file and /proc do.
-    const isFile = harness.path('a-file-not-a-folder');
-    const inProc = `/proc/sicksync-e2e-${path.basename(harness.home)}/dest`;
-    await put(isFile, 'I am a file\n');
-    await makeRichProject(root, [isFile, good, inProc]);
+    // Tests run as root, so a read-only parent would stop nothing: a plain file in the way does.
+    const blocked = harness.path('a-file-not-a-folder');
+    await put(blocked, 'I am a file\n');
+    await makeRichProject(root, [blocked, good]);
 
     const result = await harness.runCli(['--once'], { cwd: root });
     expect(result.code, result.stdout + result.stderr).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^error: ${escape(isFile)}: .+`, 'm'));
-    expect(result.stderr).toMatch(new RegExp(`^error: ${escape(inProc)}: .+`, 'm'));
-    expect(result.stderr).not.toMatch(new RegExp(escape(good)));
+    expect(result.stderr).toMatch(new RegExp(`^error: ${escape(blocked)}: .+`, 'm'));
+    expect(result.stderr).not.toContain(good);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect(result.stdout).toMatch(/some destinations did not converge/);
-    expect(await readFile(isFile, 'utf8')).toBe('I am a file\n');
+    expect(await readFile(blocked, 'utf8')).toBe('I am a file\n');
     expect(await diffFolders(good, root, { exclude: excludeRich })).toEqual([]);
     await harness.expectNoProcessesLeft();
   });
+
+  // Bug: the daemon creates the destination with fs.mkdir({ recursive: true }), which spins forever
+  // on procfs (mkdir of a missing child of /proc fails with ENOENT, so node keeps "creating the
+  // parent"), and the client waits for the handshake without a deadline: --once never exits.
+  it('exits 1 naming a destination under /proc, which cannot be created, while the other still converges', async () => {
+    const root = harness.path('rich');
+    const good = harness.path('dest-good');
+    const inProc = `/proc/sicksync-e2e-${path.basename(harness.home)}/dest`;
+    await makeRichProject(root, [good, inProc]);
+
+    const result = await harness.runCli(['--once'], { cwd: root, timeoutMs: 15_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^error: ${escape(inProc)}: .+`, 'm'));
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await diffFolders(good, root, { exclude: excludeRich })).toEqual([]);
+    await harness.expectNoProcessesLeft();
+  });
+
+  // Bug: times are set with utimes(), whose libuv implementation truncates to whole microseconds
+  // (uv__fs_to_timespec: `ts.tv_nsec -= ts.tv_nsec % 1000`), so a copied mtime may be off by up to
+  // ~1.2 µs, beyond the 1 µs within which sicksync itself counts two mtimes as equal (hasSameMtime).
+  it('regression: keeps nanosecond mtimes within 1 µs although utimes() truncates to microseconds', async () => {
+    const root = harness.path('proj');
+    const dest = harness.path('dest');
+    await writeProjectFile(root, { destinations: [dest] });
+    const file = path.join(root, 'precise.txt');
+    await put(file, 'precise\n');
+    const mtimeNs = getWorstCaseMtimeNs(1_700_000_000n);
+    // touch sets nanoseconds exactly, which node's utimes cannot.
+    execFileSync('touch', ['-m', '-d', `@${mtimeNs / 1_000_000_000n}.${String(mtimeNs % 1_000_000_000n).padStart(9, '0')}`, file]);
+    expect((await lstat(file, { bigint: true })).mtimeNs).toBe(mtimeNs);
+
+    const result = await harness.runCli(['--once'], { cwd: root });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const copied = (await lstat(path.join(dest, 'precise.txt'), { bigint: true })).mtimeNs;
+    const off = copied > mtimeNs ? copied - mtimeNs : mtimeNs - copied;
+    expect(off, `source ${mtimeNs}, destination ${copied}`).toBeLessThan(1000n);
+  });
 });
+
+/**
+ * An mtime near `seconds` s whose trip through `utimes(Number(ns) / 1e9)` lands 1 µs or more away,
+ * computed the way libuv turns a double into a timespec (truncating to microseconds).
+ */
+function getWorstCaseMtimeNs(seconds: bigint): bigint {
+  for (let micro = 123_456n; ; micro += 1n) {
+    const ns = seconds * 1_000_000_000n + micro * 1000n + 999n;
+    const time = Number(ns) / 1e9;
+    const sec = Math.trunc(time);
+    let nsec = Math.trunc((time - sec) * 1e9);
+    nsec -= nsec % 1000;
+    const landed = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+    if (ns - landed >= 1000n) return ns;
+  }
+}
 
 describe('deletions', () => {
   it('propagates local deletions of files, links and whole folders after the first sync', async () => {

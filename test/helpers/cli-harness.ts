@@ -483,16 +483,26 @@ export class CliHarness {
     );
   }
 
-  /** Kills what the test left behind, removes HOME, and fails the test if anything was left or warned. */
-  async tearDown(): Promise<void> {
+  /**
+   * Stops what the test left running, removes HOME, and fails the test if a process outlived it or
+   * node printed a warning. A CLI still running is a mistake of a test that passed; one that failed
+   * has already said why, so its CLIs are only stopped (SIGINT, as a person would, then SIGKILL).
+   */
+  async tearDown({ testFailed = false }: { testFailed?: boolean } = {}): Promise<void> {
     if (!this.homeDir) return;
     const problems: string[] = [];
     const running = this.started.filter((cli) => cli.isRunning);
     for (const cli of running) {
-      problems.push(`sicksync ${cli.args.join(' ')} (pid ${cli.pid}) was still running at the end of the test; output:\n${cli.output}`);
-      cli.kill('SIGKILL');
+      if (!testFailed) problems.push(`sicksync ${cli.args.join(' ')} (pid ${cli.pid}) was still running at the end of the test; output:\n${cli.output}`);
+      cli.kill('SIGINT');
     }
-    await Promise.all(running.map((cli) => cli.exited.catch(() => undefined)));
+    await Promise.all(
+      running.map((cli) =>
+        cli.waitForExit(5000).catch((error: unknown) => {
+          problems.push(`after SIGINT at the end of the test: ${(error as Error).message}`);
+        }),
+      ),
+    );
     let left: ProcessInfo[] = [];
     try {
       await waitFor(
@@ -532,7 +542,7 @@ export class CliHarness {
 export function useCliHarness(): CliHarness {
   const harness = new CliHarness();
   beforeEach(() => harness.setUp());
-  afterEach(() => harness.tearDown());
+  afterEach((context) => harness.tearDown({ testFailed: context.task.result?.state === 'fail' }));
   return harness;
 }
 

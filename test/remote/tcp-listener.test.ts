@@ -91,7 +91,7 @@ describe('the TCP transport', () => {
     const wrong = await harness.makeDir('wrong');
     await putFile(wrong, 'token', 'f'.repeat(64));
     await expect(
-      connectTcpDaemon({ id: 'tcp-dest', location: dest, mode: 'push' }, { url, tokenFile: join(wrong, 'token') }, { root: join(dest, 'never') }),
+      connectTcpDaemon({ id: 'tcp-dest', location: dest, mode: 'push' }, { url, tokenFile: join(wrong, 'token') }, { root: join(dest, 'never'), excludes: [] }),
     ).rejects.toThrow(/refused the token/);
     await expect(DaemonConnection.open(url, 'no token', { root: join(dest, 'never'), excludes: [] })).rejects.toThrow(/401/);
     expect(await listTree(dest)).toEqual([]);
