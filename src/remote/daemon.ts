@@ -6,6 +6,7 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { ErrorCode, SicksyncError } from '../shared/errors.js';
+import { attachSocket } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import { startHeartbeat } from '../shared/heartbeat.js';
 import { Session } from './session.js';
@@ -55,7 +56,10 @@ export class Daemon {
       response.writeHead(426).end('sicksync daemon: WebSocket only\n');
     });
     const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME });
-    wss.on('connection', (ws) => this.handleConnection(ws));
+    wss.on('connection', (ws, request) => {
+      attachSocket(ws, request.socket);
+      this.handleConnection(ws);
+    });
     await claimSocket(server, paths);
     this.server = server;
     this.wss = wss;

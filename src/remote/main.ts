@@ -56,8 +56,10 @@ export async function runRemoteMain(args: string[], script: string): Promise<num
       process.stdout.write(`${status.line}\n`);
       return status.running ? ExitCode.OK : ExitCode.FAILURE;
     }
+    case undefined:
+      throw new SicksyncError(ErrorCode.USAGE, `name a remote command: daemon, start-daemon, stop or status. ${USAGE}`);
     default:
-      throw new SicksyncError(ErrorCode.USAGE, USAGE);
+      throw new SicksyncError(ErrorCode.USAGE, `unknown remote command ${JSON.stringify(args[1])}. ${USAGE}`);
   }
 }
 

@@ -11,7 +11,7 @@ import { ErrorCode, ProtocolError, SicksyncError, type WireError } from '../shar
 import { createIgnoreRules } from '../shared/ignore-rules.js';
 import { PROTOCOL_VERSION, validateClientMessage, type ClientMessage, type DaemonMessage, type MessageOf } from '../shared/protocol.js';
 import { getSortedEntries } from '../shared/scan.js';
-import { readMessage, sendMessage } from '../shared/socket-io.js';
+import { queueMessage, readMessage, sendMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import type { AtomicWrite } from './atomic-write.js';
 import { DestinationRoot } from './destination-root.js';
@@ -114,9 +114,15 @@ export class Session {
     void this.reply({ t: 'error', error: wire }).finally(() => this.ws.close(1008, wire.code));
   }
 
+  /** Answers are queued, not awaited: they leave together at the end of this turn (socket-io.ts). */
   private async reply(message: DaemonMessage): Promise<void> {
     if (this.closed) return;
-    await sendMessage(this.ws, message).catch(() => undefined);
+    try {
+      queueMessage(this.ws, message);
+    } catch {
+      // The client is gone; nothing to tell it.
+    }
+    await Promise.resolve();
   }
 
   private async handleMessage(message: ClientMessage, payload: Buffer): Promise<void> {
@@ -158,7 +164,9 @@ export class Session {
     const entries = getSortedEntries(await destination.scan());
     for (let i = 0; i === 0 || i < entries.length; i += SCAN_PAGE) {
       const page = entries.slice(i, i + SCAN_PAGE);
-      await this.reply({ t: 'scan-page', req, entries: page, done: i + SCAN_PAGE >= entries.length });
+      // Awaited, unlike other answers: a large tree's pages must not pile up in memory.
+      if (this.closed) return;
+      await sendMessage(this.ws, { t: 'scan-page', req, entries: page, done: i + SCAN_PAGE >= entries.length }).catch(() => undefined);
     }
   }
 

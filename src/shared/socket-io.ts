@@ -7,15 +7,51 @@ import { decodeFrame, encodeFrame, validatePayload } from './codec.js';
 import { ProtocolError } from './errors.js';
 import type { Message } from './protocol.js';
 
-/** Resolves once the frame is handed to the socket; rejects if the socket is gone. */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+const sockets = new WeakMap<WebSocket, Corkable>();
+const corked = new WeakSet<Corkable>();
+
+/**
+ * Registers the byte stream under a WebSocket so that every frame sent in one turn of the event loop
+ * leaves in one write: with hundreds of small operations in flight, one syscall per frame (each way)
+ * would cost more than the operations themselves.
+ */
+export function attachSocket(ws: WebSocket, socket: Corkable): void {
+  sockets.set(ws, socket);
+}
+
+function corkUntilNextTurn(ws: WebSocket): void {
+  const socket = sockets.get(ws);
+  if (!socket || corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  setImmediate(() => {
+    corked.delete(socket);
+    socket.uncork();
+  });
+}
+
+/** Resolves once the frame is handed to the socket (use it for backpressure); rejects if the socket is gone. */
 export function sendMessage(ws: WebSocket, message: Message, payload?: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     if (ws.readyState !== ws.OPEN) {
       reject(new ProtocolError('connection is closed'));
       return;
     }
+    corkUntilNextTurn(ws);
     ws.send(encodeFrame(message, payload), { binary: true }, (error) => (error ? reject(error) : resolve()));
   });
+}
+
+/** Queues a frame in order without waiting for it to be written; a failure shows up as a closed connection. */
+export function queueMessage(ws: WebSocket, message: Message, payload?: Uint8Array): void {
+  if (ws.readyState !== ws.OPEN) throw new ProtocolError('connection is closed');
+  corkUntilNextTurn(ws);
+  ws.send(encodeFrame(message, payload), { binary: true });
 }
 
 function toBuffer(data: RawData): Buffer {

@@ -3,17 +3,18 @@
  * requests with their answers, and operations with their acknowledgements.
  */
 import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { Entry, Snapshot } from '../../shared/entry.js';
 import { ErrorCode, ProtocolError, SicksyncError, getErrorFromWire } from '../../shared/errors.js';
 import type { Op } from '../../shared/plan/types.js';
 import { PROTOCOL_VERSION, validateDaemonMessage, type ClientMessage, type DaemonMessage } from '../../shared/protocol.js';
-import { readMessage, sendMessage } from '../../shared/socket-io.js';
+import { attachSocket, queueMessage, readMessage, sendMessage } from '../../shared/socket-io.js';
 import { startHeartbeat } from '../../shared/heartbeat.js';
 import { getHeartbeatMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
 import type { Endpoint, OpResult } from './endpoint.js';
-import { isSmallFile, readSmallFile, sendSmallFile, streamFile } from './send-file.js';
+import { isSmallFile, queueSmallFile, readSmallFile, streamFile } from './send-file.js';
 
 interface Waiter<T> {
   resolve: (value: T) => void;
@@ -48,11 +49,28 @@ export class DaemonConnection implements Endpoint {
 
   /** Opens a WebSocket on `url` (e.g. `ws+unix:///path/to/daemon.sock:/`) and shakes hands. */
   static async open(url: string, description: string, hello: HelloOptions, options: WebSocket.ClientOptions = {}): Promise<DaemonConnection> {
-    const ws = new WebSocket(url, { maxPayload: 256 * 1024 * 1024, handshakeTimeout: 10_000, ...options });
+    let socket: Duplex | null = null;
+    const { createConnection } = options;
+    const ws = new WebSocket(url, {
+      maxPayload: 256 * 1024 * 1024,
+      handshakeTimeout: 10_000,
+      ...options,
+      ...(createConnection
+        ? {
+            // Keeps hold of the stream so frames can be corked (socket-io.ts attachSocket).
+            createConnection: ((...args: unknown[]) => {
+              const created = (createConnection as (...params: unknown[]) => Duplex)(...args);
+              socket = created;
+              return created;
+            }) as typeof createConnection,
+          }
+        : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
     });
+    if (socket) attachSocket(ws, socket);
     const connection = new DaemonConnection(ws, description);
     await connection.handshake(hello);
     return connection;
@@ -179,18 +197,19 @@ export class DaemonConnection implements Endpoint {
 
   private async sendOp(op: number, change: Op, localRoot: string, content: Promise<Buffer> | null): Promise<void> {
     switch (change.kind) {
+      // Small frames are queued in order, not awaited: they leave together (socket-io.ts).
       case 'mkdir':
-        return sendMessage(this.ws, { t: 'mkdir', op, path: change.path, mode: change.entry.mode });
+        return queueMessage(this.ws, { t: 'mkdir', op, path: change.path, mode: change.entry.mode });
       case 'symlink':
-        return sendMessage(this.ws, { t: 'symlink', op, path: change.path, target: change.entry.target ?? '' });
+        return queueMessage(this.ws, { t: 'symlink', op, path: change.path, target: change.entry.target ?? '' });
       case 'meta':
-        return sendMessage(this.ws, { t: 'meta', op, path: change.path, mode: change.entry.mode, mtimeNs: change.entry.mtimeNs });
+        return queueMessage(this.ws, { t: 'meta', op, path: change.path, mode: change.entry.mode, mtimeNs: change.entry.mtimeNs });
       case 'delete':
-        return sendMessage(this.ws, { t: 'delete', op, path: change.path, expect: change.expect });
+        return queueMessage(this.ws, { t: 'delete', op, path: change.path, expect: change.expect });
       case 'rename':
-        return sendMessage(this.ws, { t: 'rename', op, from: change.from, to: change.path });
+        return queueMessage(this.ws, { t: 'rename', op, from: change.from, to: change.path });
       case 'write':
-        if (content) return sendSmallFile(this.ws, op, change.entry, await content);
+        if (content) return queueSmallFile(this.ws, op, change.entry, await content);
         return streamFile(this.ws, op, change.entry, localRoot);
     }
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { Entry } from '../../shared/entry.js';
 import { CHUNK_SIZE } from '../../shared/protocol.js';
-import { sendMessage } from '../../shared/socket-io.js';
+import { queueMessage, sendMessage } from '../../shared/socket-io.js';
 import { SourceChangedError } from './endpoint.js';
 
 async function openSource(localRoot: string, entry: Entry): Promise<FileHandle> {
@@ -52,8 +52,8 @@ export async function readSmallFile(localRoot: string, entry: Entry): Promise<Bu
   }
 }
 
-export function sendSmallFile(ws: WebSocket, op: number, entry: Entry, content: Buffer): Promise<void> {
-  return sendMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last: true }, content);
+export function queueSmallFile(ws: WebSocket, op: number, entry: Entry, content: Buffer): void {
+  queueMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last: true }, content);
 }
 
 export async function streamFile(ws: WebSocket, op: number, entry: Entry, localRoot: string): Promise<void> {
