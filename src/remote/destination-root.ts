@@ -43,8 +43,11 @@ export class DestinationRoot {
     private readonly clientName: string,
   ) {}
 
+  /** Folders known not to be symlinks; forgotten whenever a folder is moved or removed here. */
+  private readonly checkedFolders = new Set<string>();
+
   private resolve(path: string): string {
-    const absolute = resolveInsideRoot(this.root, path);
+    const absolute = resolveInsideRoot(this.root, path, this.checkedFolders);
     if (this.rules.isIgnored(path, false)) {
       throw new SicksyncError(ErrorCode.PATH_OUTSIDE_ROOT, `refused path ${JSON.stringify(path)}: it is excluded by the project's rules`);
     }
@@ -90,6 +93,7 @@ export class DestinationRoot {
     return this.run('create link', path, () => {
       validateLinkTarget(path, target);
       const absolute = this.resolve(path);
+      this.checkedFolders.delete(path);
       // A new link under a temporary name, renamed over the old one: never a moment without either.
       const temp = getTempPath(absolute);
       mkdirSync(dirname(absolute), { recursive: true });
@@ -143,6 +147,7 @@ export class DestinationRoot {
       const current = getEntry(absolute, path);
       if (!current) return { entry: null, note: 'already gone' };
       if (current.kind === 'dir') {
+        this.checkedFolders.clear();
         try {
           keepParentTimes(absolute, () => rmdirSync(absolute));
         } catch (error) {
@@ -152,6 +157,8 @@ export class DestinationRoot {
         }
         return { entry: null };
       }
+      // Something else may have been put in a folder's place: check parents afresh from now on.
+      if (current.kind === 'symlink') this.checkedFolders.clear();
       if (expect && !isExpected(current, expect)) {
         const keep = getConflictPath(path, this.clientName, new Date());
         keepParentTimes(absolute, () => renameSync(absolute, `${this.root}/${keep}`));
@@ -166,6 +173,7 @@ export class DestinationRoot {
     return this.run('move', from, () => {
       const source = this.resolve(from);
       const target = this.resolve(to);
+      this.checkedFolders.clear();
       lstatSync(source);
       mkdirSync(dirname(target), { recursive: true });
       keepParentTimes(source, () => keepParentTimes(target, () => renameSync(source, target)));
