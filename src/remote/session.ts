@@ -195,7 +195,8 @@ export class Session {
         const open = this.writes.get(message.op);
         this.writes.delete(message.op);
         open?.write.abort();
-        return { entry: null, note: 'aborted' };
+        return null; // the client gave the write up already; an answer would only race with that
+
       }
       default:
         throw new ProtocolError(`unexpected '${message.t}'`);

@@ -67,7 +67,9 @@ export async function streamFile(ws: WebSocket, op: number, entry: Entry, localR
       const { bytesRead } = await handle.read(buffer, 0, length, offset);
       offset += bytesRead;
       const last = offset >= entry.size || bytesRead === 0;
-      if (last && (bytesRead !== length || !(await isUnchanged(handle, entry)))) {
+      // Checked after every chunk, not only the last: a file still being written (a 200 MB copy)
+      // is given up after a megabyte instead of after all of it, and sent once it settles.
+      if (bytesRead !== length || !(await isUnchanged(handle, entry))) {
         if (!first) await sendMessage(ws, { t: 'abort', op });
         throw new SourceChangedError(`${entry.path} changed while it was sent`);
       }
