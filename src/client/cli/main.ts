@@ -1,22 +1,14 @@
 /**
  * argv → options → command. Every error ends here, and only here becomes output and an exit code.
+ * Commands are imported when they run: start-up then loads only what the command needs.
  */
 import { homedir } from 'node:os';
 import yargs, { type Argv } from 'yargs';
-import { getDaemonStatus, runDaemon, startDaemon, stopDaemon } from '../../remote/commands.js';
-import { getListenOptions } from '../../remote/tcp-listener.js';
 import { getStatePaths } from '../../remote/state-dir.js';
 import { ErrorCode, ExitCode, SicksyncError } from '../../shared/errors.js';
 import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
-import { runAdd } from '../commands/add.js';
-import { runInit } from '../commands/init.js';
-import { runList } from '../commands/list.js';
-import { runRemove } from '../commands/remove.js';
-import { loadProject, loadProjectByAlias } from '../config/load-project.js';
 import { createConsoleReporter, printError, printLines } from './output.js';
-import { runAll } from './run-all.js';
-import { runProject } from './run-project.js';
 import { fileURLToPath } from 'node:url';
 
 const BIN_SCRIPT = fileURLToPath(new URL('../../../bin/sicksync.js', import.meta.url));
@@ -41,8 +33,11 @@ async function runSync(flags: SyncFlags): Promise<number> {
   const reporter = createConsoleReporter();
   if (flags.all) {
     if (flags.alias) throw new SicksyncError(ErrorCode.USAGE, 'give either an alias or --all, not both');
+    const { runAll } = await import('./run-all.js');
     return runAll(home, getPassThrough(flags), reporter);
   }
+  const { loadProject, loadProjectByAlias } = await import('../config/load-project.js');
+  const { runProject } = await import('./run-project.js');
   const project = flags.alias
     ? await loadProjectByAlias(flags.alias, { home })
     : await loadProject({ cwd: process.cwd(), home });
@@ -57,7 +52,8 @@ interface DaemonFlags {
   key?: string | undefined;
 }
 
-function getDaemonSettings(flags: DaemonFlags) {
+async function getDaemonSettings(flags: DaemonFlags) {
+  const { getListenOptions } = await import('../../remote/tcp-listener.js');
   const paths = getStatePaths();
   const listen = getListenOptions(flags, paths);
   return { paths, graceMs: flags.grace ?? getIdleGraceMs(), heartbeatMs: getHeartbeatMs(), ...(listen ? { listen } : {}) };
@@ -71,17 +67,21 @@ function defineRemote(cli: Argv, done: (code: number) => void): Argv {
     .option('cert', { type: 'string', describe: 'PEM certificate for wss://' })
     .option('key', { type: 'string', describe: 'PEM private key for wss://' })
     .command('daemon', 'run the daemon in the foreground', (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }), async (argv) => {
-      done(await runDaemon(getDaemonSettings(argv as DaemonFlags), argv.detach));
+      const { runDaemon } = await import('../../remote/commands.js');
+      done(await runDaemon(await getDaemonSettings(argv), argv.detach));
     })
     .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, async (argv) => {
-      printLines([await startDaemon(getDaemonSettings(argv as DaemonFlags), BIN_SCRIPT)]);
+      const { startDaemon } = await import('../../remote/commands.js');
+      printLines([await startDaemon(await getDaemonSettings(argv as DaemonFlags), BIN_SCRIPT)]);
       done(ExitCode.OK);
     })
     .command('stop', 'stop the daemon', {}, async () => {
+      const { stopDaemon } = await import('../../remote/commands.js');
       printLines([await stopDaemon(getStatePaths())]);
       done(ExitCode.OK);
     })
     .command('status', 'say whether a daemon runs (exit 0) or not (exit 1)', {}, async () => {
+      const { getDaemonStatus } = await import('../../remote/commands.js');
       const status = await getDaemonStatus(getStatePaths());
       printLines([status.line]);
       done(status.running ? ExitCode.OK : ExitCode.FAILURE);
@@ -114,6 +114,7 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
           .option('alias', { type: 'string', describe: 'name to register the project under (default: folder name)' })
           .option('to', { type: 'string', array: true, describe: 'a destination; repeat for several' }) as Argv<{ alias?: string; to?: string[] }>,
       async (argv) => {
+        const { runInit } = await import('../commands/init.js');
         printLines(await runInit({ cwd: process.cwd(), home, to: argv.to ?? [], ...(argv.alias ? { alias: argv.alias } : {}) }));
         done(ExitCode.OK);
       },
@@ -123,6 +124,7 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
       'register an existing project in the global file',
       (y) => y.positional('path', { type: 'string' }).option('alias', { type: 'string' }) as Argv<{ path?: string; alias?: string }>,
       async (argv) => {
+        const { runAdd } = await import('../commands/add.js');
         printLines(await runAdd({ cwd: process.cwd(), home, ...(argv.path ? { path: argv.path } : {}), ...(argv.alias ? { alias: argv.alias } : {}) }));
         done(ExitCode.OK);
       },
@@ -132,11 +134,13 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
       'remove a project from the global file',
       (y) => y.positional('alias', { type: 'string', demandOption: true }) as Argv<{ alias: string }>,
       async (argv) => {
+        const { runRemove } = await import('../commands/remove.js');
         printLines(await runRemove({ home, alias: argv.alias }));
         done(ExitCode.OK);
       },
     )
     .command('list', 'list the projects of the global file', {}, async () => {
+      const { runList } = await import('../commands/list.js');
       printLines(await runList({ home }));
       done(ExitCode.OK);
     })

@@ -7,7 +7,7 @@ import type { DestinationSpec, ProjectConfig } from '../config/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { connectLocalDaemon } from '../endpoint/local-daemon.js';
 import { connectTcpDaemon } from '../endpoint/tcp-daemon.js';
-import { SshConnector } from '../ssh/ssh-connector.js';
+import type { SshConnector } from '../ssh/ssh-connector.js';
 import { loadProjectRules } from '../project-rules.js';
 import { watchTree, type Watcher } from '../watcher.js';
 import { BaselineStore } from './baseline-store.js';
@@ -48,12 +48,18 @@ export class ProjectSync {
     private readonly reporter: Reporter,
   ) {}
 
-  private readonly ssh = new SshConnector();
+  /** Loaded with the first SSH destination: ssh2 is not needed for local ones. */
+  private ssh: Promise<SshConnector> | null = null;
+
+  private connectSsh: Connector = async (spec, hello) => {
+    this.ssh ??= import('../ssh/ssh-connector.js').then(({ SshConnector }) => new SshConnector());
+    return (await this.ssh).connect(spec, hello);
+  };
 
   /** Local destinations use the local daemon; SSH ones the daemon of their host. */
   private readonly connector: Connector = (spec, hello) => {
     if (spec.tcp) return connectTcpDaemon(spec, spec.tcp, hello);
-    return spec.host ? this.ssh.connect(spec, hello) : connectLocalDaemon(spec.id, hello);
+    return spec.host ? this.connectSsh(spec, hello) : connectLocalDaemon(spec.id, hello);
   };
 
   /** Scans, then brings every destination up to date; in live mode keeps following changes. */
@@ -120,6 +126,6 @@ export class ProjectSync {
     await this.watcher?.close();
     await this.updates;
     await Promise.all(this.destinations.map((destination) => destination.stop()));
-    this.ssh.close();
+    (await this.ssh)?.close();
   }
 }
