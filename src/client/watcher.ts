@@ -4,7 +4,7 @@
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { lstatSync } from 'node:fs';
-import { relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import type { IgnoreRules } from '../shared/ignore-rules.js';
 
 /** Quiet time that closes a batch, and the longest a batch may stay open under a steady stream. */
@@ -60,6 +60,16 @@ export function watchTree(root: string, rules: IgnoreRules, onBatch: (paths: Set
     },
   });
   for (const event of ['add', 'addDir', 'change', 'unlink', 'unlinkDir'] as const) watcher.on(event, handleEvent);
+  // chokidar drops a `change` whose mtime did not move once the file was read (handler.js: the
+  // atime check), which hides chmod-only changes; fs.watch's raw events still carry them. The
+  // event names either a file in the watched folder or the watched file itself: both are
+  // candidates, and stat-ing them tells which one changed.
+  watcher.on('raw', (_event, name, details) => {
+    const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+    if (!watched) return;
+    handleEvent(watched);
+    if (name) handleEvent(join(watched, name));
+  });
   watcher.on('error', (error) => onError(error instanceof Error ? error : new Error(String(error))));
   const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   return {

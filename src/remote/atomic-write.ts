@@ -4,11 +4,12 @@
  * The folder's own times are read before the temporary file appears and put back once it is gone.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, futimesSync, mkdirSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fchmodSync, futimesSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
 import { write as writeAsync } from 'node:fs';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, SicksyncError } from '../shared/errors.js';
+import { makeFolders, toUtimesSeconds } from './fs-helpers.js';
 import { readParentTimes, restoreParentTimes } from './parent-times.js';
 
 const writeChunk = promisify(writeAsync);
@@ -30,7 +31,7 @@ export class AtomicWrite {
 
   static start(target: string, size: number): AtomicWrite {
     const temp = getTempPath(target);
-    mkdirSync(dirname(target), { recursive: true });
+    makeFolders(dirname(target));
     const parentTimes = readParentTimes(target);
     const fd = openSync(temp, 'wx', 0o600);
     return new AtomicWrite(target, temp, fd, size, parentTimes);
@@ -62,7 +63,7 @@ export class AtomicWrite {
     }
     try {
       fchmodSync(this.fd, mode);
-      const seconds = Number(BigInt(mtimeNs)) / 1e9;
+      const seconds = toUtimesSeconds(mtimeNs);
       futimesSync(this.fd, seconds, seconds);
     } finally {
       closeSync(this.fd);

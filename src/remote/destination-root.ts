@@ -6,7 +6,7 @@
  * Metadata calls are synchronous: a few µs each on a local disk, against ~60 µs for a thread-pool
  * round trip, which dominated the cost of small files. File content is written asynchronously.
  */
-import { chmodSync, lstatSync, lutimesSync, mkdirSync, renameSync, rmdirSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs';
+import { chmodSync, lstatSync, lutimesSync, renameSync, rmdirSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { getConflictPath } from '../shared/conflict-name.js';
 import { hasSameMtime, type Entry } from '../shared/entry.js';
@@ -19,15 +19,12 @@ import { getEntry } from '../shared/stat-entry.js';
 import { AtomicWrite, getTempPath } from './atomic-write.js';
 import { resolveInsideRoot } from './confine.js';
 import { toDestinationError } from './fs-errors.js';
+import { makeFolders, toUtimesSeconds } from './fs-helpers.js';
 import { keepParentTimes } from './parent-times.js';
 
 export interface OpResult {
   entry: Entry | null;
   note?: string;
-}
-
-function toSeconds(mtimeNs: string): number {
-  return Number(BigInt(mtimeNs)) / 1e9;
 }
 
 /** The destination still holds what the client believes it does (same kind, size and mtime). */
@@ -83,7 +80,7 @@ export class DestinationRoot {
         // chmod would follow it; the client deletes a link before putting a folder in its place.
         throw new SicksyncError(ErrorCode.IO, `cannot create folder ${JSON.stringify(path)}: a symlink is in the way`);
       }
-      keepParentTimes(absolute, () => mkdirSync(absolute, { recursive: true }));
+      keepParentTimes(absolute, () => makeFolders(absolute));
       chmodSync(absolute, mode);
       return { entry: getEntry(absolute, path) };
     });
@@ -96,7 +93,7 @@ export class DestinationRoot {
       this.checkedFolders.delete(path);
       // A new link under a temporary name, renamed over the old one: never a moment without either.
       const temp = getTempPath(absolute);
-      mkdirSync(dirname(absolute), { recursive: true });
+      makeFolders(dirname(absolute));
       keepParentTimes(absolute, () => {
         symlinkSync(target, temp);
         try {
@@ -132,10 +129,10 @@ export class DestinationRoot {
       const current = getEntry(absolute, path);
       if (!current) throw new SicksyncError(ErrorCode.IO, `cannot set times of ${JSON.stringify(path)}: it is gone`);
       if (current.kind === 'symlink') {
-        if (mtimeNs !== null) lutimesSync(absolute, toSeconds(mtimeNs), toSeconds(mtimeNs));
+        if (mtimeNs !== null) lutimesSync(absolute, toUtimesSeconds(mtimeNs), toUtimesSeconds(mtimeNs));
       } else {
         chmodSync(absolute, mode);
-        if (mtimeNs !== null) utimesSync(absolute, toSeconds(mtimeNs), toSeconds(mtimeNs));
+        if (mtimeNs !== null) utimesSync(absolute, toUtimesSeconds(mtimeNs), toUtimesSeconds(mtimeNs));
       }
       return { entry: getEntry(absolute, path) };
     });
@@ -175,7 +172,7 @@ export class DestinationRoot {
       const target = this.resolve(to);
       this.checkedFolders.clear();
       lstatSync(source);
-      mkdirSync(dirname(target), { recursive: true });
+      makeFolders(dirname(target));
       keepParentTimes(source, () => keepParentTimes(target, () => renameSync(source, target)));
       return { entry: getEntry(target, to) };
     });

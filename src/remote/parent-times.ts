@@ -1,5 +1,6 @@
 import { lstatSync, utimesSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
+import { toUtimesSeconds } from './fs-helpers.js';
 
 /** The times of the folder holding `target`, to put back after changing something in it. */
 export function readParentTimes(target: string): BigIntStats | null {
@@ -13,8 +14,7 @@ export function readParentTimes(target: string): BigIntStats | null {
 export function restoreParentTimes(target: string, before: BigIntStats | null): void {
   if (!before) return;
   try {
-    // utimes takes seconds as a double: ~240 ns of precision at today's dates (libuv uv_fs_utime).
-    utimesSync(dirname(target), Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
+    utimesSync(dirname(target), toUtimesSeconds(before.atimeNs), toUtimesSeconds(before.mtimeNs));
   } catch {
     // The folder went away meanwhile; nothing to keep.
   }

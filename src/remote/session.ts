@@ -3,7 +3,6 @@
  * folder, applied in order wherever order matters (see op-scheduler.ts). A bad frame or a refused path is answered with an error for this
  * client only; the daemon and its other clients never notice.
  */
-import { mkdir } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { RawData, WebSocket } from 'ws';
@@ -15,6 +14,8 @@ import { queueMessage, readMessage, sendMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import type { AtomicWrite } from './atomic-write.js';
 import { DestinationRoot } from './destination-root.js';
+import { makeFolders } from './fs-helpers.js';
+import { toDestinationError } from './fs-errors.js';
 import { OpScheduler, type Footprint } from './op-scheduler.js';
 
 const SCAN_PAGE = 5000;
@@ -154,7 +155,11 @@ export class Session {
       return;
     }
     const root = resolveRoot(hello.root);
-    await mkdir(root, { recursive: true });
+    try {
+      makeFolders(root);
+    } catch (error) {
+      throw toDestinationError(error, 'create the destination folder', root);
+    }
     this.destination = new DestinationRoot(root, createIgnoreRules(hello.excludes), hello.client);
     this.log(`client ${hello.client} opened ${root}`);
     await this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname() });

@@ -16,6 +16,9 @@ import { VERSION } from '../../shared/version.js';
 import type { Endpoint, OpResult } from './endpoint.js';
 import { isSmallFile, queueSmallFile, readSmallFile, streamFile } from './send-file.js';
 
+/** Time for the daemon to open the destination folder and welcome us. */
+const HANDSHAKE_MS = 30_000;
+
 interface Waiter<T> {
   resolve: (value: T) => void;
   reject: (error: Error) => void;
@@ -35,6 +38,8 @@ export class DaemonConnection implements Endpoint {
   private closedReason: string | null = null;
   private sendChain: Promise<void> = Promise.resolve();
   root = '';
+  /** Set when the peer stopped answering heartbeats (the transport under it may be hung too). */
+  stalled = false;
   daemonVersion = '';
 
   private constructor(
@@ -44,7 +49,12 @@ export class DaemonConnection implements Endpoint {
     ws.on('message', (data, isBinary) => this.handleFrame(data, isBinary));
     ws.on('close', (code, reason) => this.handleClose(reason.toString() || `connection closed (${code})`));
     ws.on('error', (error) => this.handleClose(error.message));
-    startHeartbeat(ws, getHeartbeatMs());
+    // A dead peer is given up here, not when its socket says so: over SSH a hung host never
+    // confirms the close of the channel (ssh2 Channel.destroy only asks for it).
+    startHeartbeat(ws, getHeartbeatMs(), () => {
+      this.stalled = true;
+      this.handleClose(`no answer to heartbeats for ${(2 * getHeartbeatMs()) / 1000} s`);
+    });
   }
 
   /** Opens a WebSocket on `url` (e.g. `ws+unix:///path/to/daemon.sock:/`) and shakes hands. */
@@ -85,7 +95,14 @@ export class DaemonConnection implements Endpoint {
       excludes: [...hello.excludes],
       client: hostname(),
     };
-    const answer = await this.request(0, message);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new SicksyncError(ErrorCode.DAEMON_UNREACHABLE, `the daemon for ${this.description} did not answer the handshake within ${HANDSHAKE_MS / 1000} s`));
+        this.ws.terminate();
+      }, HANDSHAKE_MS);
+    });
+    const answer = await Promise.race([this.request(0, message), timeout]).finally(() => clearTimeout(timer));
     if (answer.t !== 'welcome') throw new ProtocolError(`expected a welcome, got '${answer.t}'`);
     if (answer.protocol !== PROTOCOL_VERSION) {
       throw new ProtocolError(`daemon speaks protocol ${answer.protocol}, this client ${PROTOCOL_VERSION}`, ErrorCode.PROTOCOL_VERSION);

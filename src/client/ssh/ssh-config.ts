@@ -3,7 +3,7 @@
  * an option wins, scanning `Host` blocks in order (ssh_config(5)). `Match` blocks are skipped.
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 
 export interface SshHostConfig {
@@ -19,7 +19,12 @@ export interface SshHostConfig {
   strictHostKeyChecking?: string;
 }
 
-const MULTI = new Set(['identityfile', 'userknownhostsfile']);
+/**
+ * IdentityFile accumulates across every matching line; every other option, UserKnownHostsFile
+ * included, is taken from the first line that sets it (all of that line's values).
+ */
+const ACCUMULATED = new Set(['identityfile']);
+const LISTS = new Set(['identityfile', 'userknownhostsfile']);
 
 /** `*` and `?` wildcards; a leading `!` negates (ssh_config(5) PATTERNS). */
 function matchesPattern(host: string, pattern: string): boolean {
@@ -72,8 +77,8 @@ export function getOptionsForHost(text: string, host: string): Map<string, strin
     }
     if (!active || args.length === 0) continue;
     const existing = options.get(key);
-    if (existing && !MULTI.has(key)) continue;
-    options.set(key, [...(existing ?? []), ...(MULTI.has(key) ? args : [args.join(' ')])]);
+    if (existing && !ACCUMULATED.has(key)) continue;
+    options.set(key, [...(existing ?? []), ...(LISTS.has(key) ? args : [args.join(' ')])]);
   }
   return options;
 }
@@ -88,8 +93,9 @@ function expandTokens(value: string, host: string, hostName: string, user: strin
       case 'd':
         return home;
       case 'r':
+        return user ?? userInfo().username;
       case 'u':
-        return user ?? process.env.USER ?? '';
+        return userInfo().username; // the local user, whatever User says
       default:
         return '%';
     }

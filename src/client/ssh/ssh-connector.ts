@@ -69,7 +69,13 @@ export class SshConnector {
 
   private async openDaemon(host: Host, socketPath: string, description: string, hello: HelloOptions): Promise<DaemonConnection> {
     const stream = toSocketLike(await host.session.openSocket(socketPath));
-    return DaemonConnection.open('ws://sicksync-daemon/', description, hello, { createConnection: () => stream as never });
+    const connection = await DaemonConnection.open('ws://sicksync-daemon/', description, hello, { createConnection: () => stream as never });
+    connection.onClose(() => {
+      // A daemon that stopped answering over SSH usually means the whole connection hangs: drop
+      // it, so the retry opens a fresh one instead of waiting on ssh2's keep-alives.
+      if (connection.stalled) host.session.close();
+    });
+    return connection;
   }
 
   close(): void {

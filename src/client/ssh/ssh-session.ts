@@ -118,6 +118,10 @@ export class SshSession {
 
   /** Runs a command without a PTY (so shell start-up files stay quiet) and collects its output. */
   exec(command: string, input?: string): Promise<ExecResult> {
+    return this.withTimeout(`running ${command.split(' ')[0] ?? 'a command'}`, this.execUnbounded(command, input), 60_000);
+  }
+
+  private execUnbounded(command: string, input?: string): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, stream) => {
         if (error) return reject(new SicksyncError(ErrorCode.SSH, `cannot run a command on ${this.label}: ${error.message}`));
@@ -139,9 +143,24 @@ export class SshSession {
 
   /** A byte stream to a Unix socket on the host (OpenSSH streamlocal forwarding). */
   openSocket(socketPath: string): Promise<Duplex> {
-    return new Promise((resolve, reject) => {
-      this.client.openssh_forwardOutStreamLocal(socketPath, (error, stream) => (error ? reject(error) : resolve(stream)));
+    return this.withTimeout(
+      `opening ${socketPath}`,
+      new Promise((resolve, reject) => {
+        this.client.openssh_forwardOutStreamLocal(socketPath, (error, stream) => (error ? reject(error) : resolve(stream)));
+      }),
+    );
+  }
+
+  /** A host that hangs must not hang us: give up, and drop the connection for a fresh one. */
+  private withTimeout<T>(what: string, work: Promise<T>, ms = 30_000): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new SicksyncError(ErrorCode.SSH, `${this.label} did not answer within ${ms / 1000} s (${what})`));
+        this.close();
+      }, ms);
     });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 
   get isClosed(): boolean {

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Entry, Snapshot } from '../../shared/entry.js';
+import { isInside, type Entry, type Snapshot } from '../../shared/entry.js';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import { getFileHash } from '../../shared/hash.js';
 import { getPushPlan } from '../../shared/plan/plan-push.js';
@@ -116,7 +116,7 @@ export class DestinationSync {
         if (this.options.once || !isRetryable(error)) {
           this.fatal = error instanceof SicksyncError ? error : new SicksyncError(ErrorCode.IO, (error as Error).message ?? String(error));
           this.state = 'failed';
-          this.options.reporter.error(`${this.label}: ${this.fatal.message}`);
+          this.options.reporter.error(`${this.label}: ${this.fatal.message} (${this.fatal.code})`);
           break;
         }
         this.dropEndpoint();
@@ -228,13 +228,19 @@ export class DestinationSync {
 
   private async apply(endpoint: Endpoint, plan: PushPlan): Promise<ApplyOutcome> {
     for (const [path, record] of plan.agreed) this.baseline.set(path, record);
-    for (const path of plan.forgotten) this.baseline.delete(path);
+    // A path a rename moves away looks gone from both sides in the plan; its record must stay until
+    // the rename is confirmed (apply-plan.ts moves it then), or a connection lost meanwhile would
+    // leave the old name at the destination as a file sicksync never synced.
+    const moving = plan.ops.flatMap((op) => (op.kind === 'rename' ? [op.from] : []));
+    for (const path of plan.forgotten) {
+      if (!moving.some((from) => path === from || isInside(path, from))) this.baseline.delete(path);
+    }
     const outcome = await applyPlan(endpoint, plan.ops, this.options.localRoot, this.baseline);
     this.baselineChanged = true;
     for (const path of plan.ops.map((op) => op.path)) this.failures.delete(path);
     for (const [path, error] of outcome.failed) {
       this.failures.set(path, error);
-      this.options.reporter.error(`${this.label}: ${error.message}`);
+      this.options.reporter.error(`${this.label}: ${error.message} (${error.code})`);
     }
     for (const note of outcome.notes) this.options.reporter.warn(`${this.label}: ${note}`);
     this.markDirty(outcome.retry);

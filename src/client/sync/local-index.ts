@@ -3,7 +3,7 @@
  * destination reads, so a change is stat-ed once however many destinations there are.
  */
 import { join } from 'node:path';
-import { getParentPath, isInside, type Entry, type Snapshot } from '../../shared/entry.js';
+import { getParentPath, isInside, isSameStat, type Entry, type Snapshot } from '../../shared/entry.js';
 import type { IgnoreRules } from '../../shared/ignore-rules.js';
 import { isLinkTargetInside } from '../../shared/paths.js';
 import { scanTree } from '../../shared/scan.js';
@@ -66,6 +66,7 @@ export class LocalIndex {
       return;
     }
     const previous = this.entries.get(path);
+    if (previous && isSameStat(previous, entry)) return;
     if (previous && previous.kind !== entry.kind) this.remove(path, changed);
     this.entries.set(path, entry);
     changed.add(path);
