@@ -28,12 +28,7 @@ const OLD = 1_000_000_000.123456;
  */
 export function isExcludedByRichProject(relative: string): boolean {
   const parts = relative.split('/');
-  return (
-    relative.endsWith('.log') ||
-    parts.includes('node_modules') ||
-    parts.includes('build') ||
-    relative === 'secret.env'
-  );
+  return relative.endsWith('.log') || parts.includes('node_modules') || parts.includes('build') || relative === 'secret.env';
 }
 
 export const excludeRich = (relative: string, _kind: TreeEntry['kind']): boolean => isExcludedByRichProject(relative);
@@ -85,7 +80,12 @@ export async function makeRichProject(root: string, destinations: string[], extr
 }
 
 /** `count` small files `file-NN.txt` in `root`, plus the project file. */
-export async function makeFlatProject(root: string, destinations: string[], count: number, extra: Record<string, unknown> = {}): Promise<void> {
+export async function makeFlatProject(
+  root: string,
+  destinations: string[],
+  count: number,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   await writeProjectFile(root, { destinations, ...extra });
   for (let i = 0; i < count; i += 1) await put(path.join(root, `file-${String(i).padStart(2, '0')}.txt`), `content of file ${i}\n`);
 }

@@ -91,6 +91,8 @@ describe('sicksync --once', () => {
     expect(await diffFolders(dest, root, { exclude: excludeRich, symlinkMtimes: true })).toEqual([]);
   });
 
+  // A destination refused at the handshake must not keep --once from exiting (its connection was
+  // left open once the handshake failed, which kept the client, and so the daemon, alive).
   it('exits 1 naming a destination that cannot be written (a file stands in its place), while the other still converges', async () => {
     const root = harness.path('rich');
     const good = harness.path('dest-good');
@@ -99,7 +101,7 @@ describe('sicksync --once', () => {
     await put(blocked, 'I am a file\n');
     await makeRichProject(root, [blocked, good]);
 
-    const result = await harness.runCli(['--once'], { cwd: root });
+    const result = await harness.runCli(['--once'], { cwd: root, timeoutMs: 15_000 });
     expect(result.code, result.stdout + result.stderr).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`^error: ${escape(blocked)}: .+`, 'm'));
     expect(result.stderr).not.toContain(good);
@@ -110,9 +112,9 @@ describe('sicksync --once', () => {
     await harness.expectNoProcessesLeft();
   });
 
-  // Bug: the daemon creates the destination with fs.mkdir({ recursive: true }), which spins forever
-  // on procfs (mkdir of a missing child of /proc fails with ENOENT, so node keeps "creating the
-  // parent"), and the client waits for the handshake without a deadline: --once never exits.
+  // Pins a bug: the daemon created the destination with fs.mkdir({ recursive: true }), which
+  // spins forever on procfs (mkdir of a missing child of /proc fails with ENOENT, so node keeps
+  // "creating the parent"), and the client waited for the handshake without a deadline.
   it('exits 1 naming a destination under /proc, which cannot be created, while the other still converges', async () => {
     const root = harness.path('rich');
     const good = harness.path('dest-good');
@@ -127,42 +129,84 @@ describe('sicksync --once', () => {
     await harness.expectNoProcessesLeft();
   });
 
-  // Bug: times are set with utimes(), whose libuv implementation truncates to whole microseconds
-  // (uv__fs_to_timespec: `ts.tv_nsec -= ts.tv_nsec % 1000`), so a copied mtime may be off by up to
-  // ~1.2 µs, beyond the 1 µs within which sicksync itself counts two mtimes as equal (hasSameMtime).
-  it('regression: keeps nanosecond mtimes within 1 µs although utimes() truncates to microseconds', async () => {
+  it('a folder holding a file sent in several chunks gets its own mtime', async () => {
+    const root = harness.path('proj');
+    const dest = harness.path('dest');
+    await writeProjectFile(root, { destinations: [dest] });
+    await put(path.join(root, 'data/big.bin'), randomBytes(6 * 1024 * 1024));
+    await put(path.join(root, 'data/small.txt'), 'small\n');
+    // Whole seconds: exact through utimes(), so only the order of operations is tested here.
+    await utimes(path.join(root, 'data'), 1_500_000_000, 1_500_000_000);
+
+    const result = await harness.runCli(['--once'], { cwd: root });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect((await lstat(path.join(dest, 'data'), { bigint: true })).mtimeNs).toBe(1_500_000_000_000_000_000n);
+  });
+
+  // Pins a bug: times were set with utimes(), whose libuv implementation truncates to whole
+  // microseconds (uv__fs_to_timespec: `ts.tv_nsec -= ts.tv_nsec % 1000`) after the nanoseconds went
+  // through a double, so a copied mtime could land more than 1 µs below the source's: beyond the
+  // 1 µs within which sicksync itself counts two mtimes as equal (hasSameMtime).
+  it('regression: a file mtime copied through utimes() stays within 1 µs of the source', async () => {
     const root = harness.path('proj');
     const dest = harness.path('dest');
     await writeProjectFile(root, { destinations: [dest] });
     const file = path.join(root, 'precise.txt');
     await put(file, 'precise\n');
-    const mtimeNs = getWorstCaseMtimeNs(1_700_000_000n);
-    // touch sets nanoseconds exactly, which node's utimes cannot.
-    execFileSync('touch', ['-m', '-d', `@${mtimeNs / 1_000_000_000n}.${String(mtimeNs % 1_000_000_000n).padStart(9, '0')}`, file]);
-    expect((await lstat(file, { bigint: true })).mtimeNs).toBe(mtimeNs);
+    const mtimeNs = findMtimeNs((ns) => ns - landAfterUtimes(ns) >= 1000n);
+    setMtimeNs(file, mtimeNs);
 
     const result = await harness.runCli(['--once'], { cwd: root });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const copied = (await lstat(path.join(dest, 'precise.txt'), { bigint: true })).mtimeNs;
-    const off = copied > mtimeNs ? copied - mtimeNs : mtimeNs - copied;
-    expect(off, `source ${mtimeNs}, destination ${copied}`).toBeLessThan(1000n);
+    expect(mtimeNs - copied, `source ${mtimeNs}, destination ${copied}`).toBeLessThan(1000n);
+  });
+
+  // Pins a bug: every write into a folder read the folder's times and put them back with
+  // utimes(), which truncated again: a folder's mtime drifted down by up to 1 µs per write into it.
+  it('regression: a folder mtime does not drift when files inside it are written again', async () => {
+    const root = harness.path('proj');
+    const dest = harness.path('dest');
+    await writeProjectFile(root, { destinations: [dest] });
+    const folder = path.join(root, 'folder');
+    await put(path.join(folder, 'a.txt'), 'version 1\n');
+    // Copied once it stays within 1 µs; put back once more, it does not.
+    const mtimeNs = findMtimeNs((ns) => ns - landAfterUtimes(ns) < 1000n && ns - landAfterUtimes(landAfterUtimes(ns)) >= 1000n);
+    setMtimeNs(folder, mtimeNs);
+    expect((await harness.runCli(['--once'], { cwd: root })).code).toBe(0);
+    const first = (await lstat(path.join(dest, 'folder'), { bigint: true })).mtimeNs;
+    expect(mtimeNs - first, `source ${mtimeNs}, destination ${first}`).toBeLessThan(1000n);
+
+    await writeFile(path.join(folder, 'a.txt'), 'version 2\n'); // in place: the folder's own mtime stays
+    expect((await lstat(folder, { bigint: true })).mtimeNs).toBe(mtimeNs);
+    const result = await harness.runCli(['--once'], { cwd: root });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(await readFile(path.join(dest, 'folder/a.txt'), 'utf8')).toBe('version 2\n');
+    const second = (await lstat(path.join(dest, 'folder'), { bigint: true })).mtimeNs;
+    expect(mtimeNs - second, `source ${mtimeNs}, destination ${second}`).toBeLessThan(1000n);
   });
 });
 
-/**
- * An mtime near `seconds` s whose trip through `utimes(Number(ns) / 1e9)` lands 1 µs or more away,
- * computed the way libuv turns a double into a timespec (truncating to microseconds).
- */
-function getWorstCaseMtimeNs(seconds: bigint): bigint {
-  for (let micro = 123_456n; ; micro += 1n) {
-    const ns = seconds * 1_000_000_000n + micro * 1000n + 999n;
-    const time = Number(ns) / 1e9;
-    const sec = Math.trunc(time);
-    let nsec = Math.trunc((time - sec) * 1e9);
-    nsec -= nsec % 1000;
-    const landed = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
-    if (ns - landed >= 1000n) return ns;
-  }
+/** Where utimes(Number(ns) / 1e9) puts an mtime: libuv's double → timespec, truncated to microseconds. */
+function landAfterUtimes(ns: bigint): bigint {
+  const time = Number(ns) / 1e9;
+  const sec = Math.trunc(time);
+  let nsec = Math.trunc((time - sec) * 1e9);
+  nsec -= nsec % 1000;
+  return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+}
+
+/** The first mtime after 1.7e9 s (plus a fraction) for which `accept` holds. */
+function findMtimeNs(accept: (ns: bigint) => boolean): bigint {
+  const base = 1_700_000_000_123_456_000n;
+  for (let ns = base; ns < base + 10_000_000n; ns += 1n) if (accept(ns)) return ns;
+  throw new Error('no such mtime in the range searched');
+}
+
+/** touch sets nanoseconds exactly, which node's utimes cannot. */
+function setMtimeNs(file: string, ns: bigint): void {
+  const stamp = `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
+  execFileSync('touch', ['-m', '-d', stamp, file]);
 }
 
 describe('deletions', () => {

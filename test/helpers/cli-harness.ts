@@ -320,7 +320,11 @@ export class CliProcess {
 
   /** The whole output so far, for failure messages. */
   get output(): string {
-    return this.lines.join('\n') + (this.partial.stdout ? `\n${this.partial.stdout}` : '') + (this.partial.stderr ? `\n${this.partial.stderr}` : '');
+    return (
+      this.lines.join('\n') +
+      (this.partial.stdout ? `\n${this.partial.stdout}` : '') +
+      (this.partial.stderr ? `\n${this.partial.stderr}` : '')
+    );
   }
 
   private handleData(stream: 'stdout' | 'stderr', chunk: string): void {
@@ -344,9 +348,19 @@ export class CliProcess {
    * Resolves with the first line at or after `fromLine` that matches `pattern`. Fails when the
    * process exits first, or after `timeoutMs`, with everything it printed.
    */
-  waitForLine(pattern: RegExp, { timeoutMs = WAIT_TIMEOUT_MS, fromLine = 0 }: { timeoutMs?: number; fromLine?: number } = {}): Promise<LineMatch> {
+  waitForLine(
+    pattern: RegExp,
+    { timeoutMs = WAIT_TIMEOUT_MS, fromLine = 0 }: { timeoutMs?: number; fromLine?: number } = {},
+  ): Promise<LineMatch> {
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => {
+        finish();
+        reject(this.describe(`no line matching ${pattern} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
       const check = (): void => {
         for (let index = fromLine; index < this.lines.length; index += 1) {
           const line = this.lines[index]!;
@@ -359,17 +373,11 @@ export class CliProcess {
         }
         if (this.result) {
           finish();
-          reject(this.describe(`exited (code ${this.result.code}, signal ${this.result.signal}) before printing a line matching ${pattern}`));
+          reject(
+            this.describe(`exited (code ${this.result.code}, signal ${this.result.signal}) before printing a line matching ${pattern}`),
+          );
         }
       };
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-      };
-      timer = setTimeout(() => {
-        finish();
-        reject(this.describe(`no line matching ${pattern} within ${timeoutMs} ms`));
-      }, timeoutMs);
       this.listeners.add(check);
       check();
     });
@@ -479,7 +487,10 @@ export class CliHarness {
         return left.length === 0;
       },
       timeoutMs,
-      { describe: async () => `processes with HOME=${this.home} are still running:\n${formatProcesses(left)}\ndaemon log:\n${await this.readDaemonLog()}` },
+      {
+        describe: async () =>
+          `processes with HOME=${this.home} are still running:\n${formatProcesses(left)}\ndaemon log:\n${await this.readDaemonLog()}`,
+      },
     );
   }
 
@@ -493,7 +504,8 @@ export class CliHarness {
     const problems: string[] = [];
     const running = this.started.filter((cli) => cli.isRunning);
     for (const cli of running) {
-      if (!testFailed) problems.push(`sicksync ${cli.args.join(' ')} (pid ${cli.pid}) was still running at the end of the test; output:\n${cli.output}`);
+      if (!testFailed)
+        problems.push(`sicksync ${cli.args.join(' ')} (pid ${cli.pid}) was still running at the end of the test; output:\n${cli.output}`);
       cli.kill('SIGINT');
     }
     await Promise.all(
@@ -505,15 +517,14 @@ export class CliHarness {
     );
     let left: ProcessInfo[] = [];
     try {
-      await waitFor(
-        async () => {
-          left = await this.listProcesses();
-          return left.length === 0;
-        },
-        LINGER_MS,
-      );
+      await waitFor(async () => {
+        left = await this.listProcesses();
+        return left.length === 0;
+      }, LINGER_MS);
     } catch {
-      problems.push(`processes left behind ${LINGER_MS} ms after the test (the daemon's grace is ${GRACE_MS} ms):\n${formatProcesses(left)}`);
+      problems.push(
+        `processes left behind ${LINGER_MS} ms after the test (the daemon's grace is ${GRACE_MS} ms):\n${formatProcesses(left)}`,
+      );
       for (const info of left) {
         try {
           process.kill(info.pid, 'SIGKILL');
@@ -523,11 +534,14 @@ export class CliHarness {
       }
     }
     for (const { args, stdout, stderr } of this.outputs) {
-      if (NODE_WARNING.test(stderr) || NODE_WARNING.test(stdout)) problems.push(`sicksync ${args.join(' ')} printed a node warning:\n${stderr}`);
+      if (NODE_WARNING.test(stderr) || NODE_WARNING.test(stdout))
+        problems.push(`sicksync ${args.join(' ')} printed a node warning:\n${stderr}`);
     }
     const log = await this.readDaemonLog();
     if (NODE_WARNING.test(log)) problems.push(`the daemon logged a node warning:\n${log}`);
-    await rm(this.homeDir, { recursive: true, force: true, maxRetries: 3 });
+    // SICKSYNC_E2E_KEEP=1 keeps the HOME of a failed test to look at (its path is in the failure).
+    if (testFailed && process.env.SICKSYNC_E2E_KEEP === '1') problems.push(`kept HOME ${this.homeDir}`);
+    else await rm(this.homeDir, { recursive: true, force: true, maxRetries: 3 });
     this.homeDir = null;
     this.started.length = 0;
     this.outputs.length = 0;
