@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'bench/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'bench/*.js', 'scripts/*.js'] }, tsconfigRootDir: import.meta.dirname },
       globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
     },
     rules: {
@@ -21,6 +21,11 @@ export default tseslint.config(
     // Where the shared and remote layers stop: no presentation libraries below the CLI.
     files: ['src/shared/**', 'src/remote/**'],
     rules: { 'no-restricted-imports': ['error', { paths: ['chalk', 'yargs'] }] },
+  },
+  {
+    // Plain JavaScript entry points and scripts: checked for mistakes, not for types they do not have.
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
   },
   {
     files: ['test/**'],

@@ -4,13 +4,13 @@
  * The folder's own times are read before the temporary file appears and put back once it is gone.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, futimesSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fchmodSync, futimesSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { write as writeAsync } from 'node:fs';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, SicksyncError } from '../shared/errors.js';
 import { makeFolders, toUtimesSeconds } from './fs-helpers.js';
-import { readParentTimes, restoreParentTimes } from './parent-times.js';
+import type { FolderTimesKeeper } from './parent-times.js';
 
 const writeChunk = promisify(writeAsync);
 
@@ -26,15 +26,20 @@ export class AtomicWrite {
     private readonly temp: string,
     private readonly fd: number,
     private readonly size: number,
-    private readonly parentTimes: BigIntStats | null,
+    /** Holds the folder's times from before the temporary file appears until it is gone. */
+    private readonly releaseFolder: () => void,
   ) {}
 
-  static start(target: string, size: number): AtomicWrite {
+  static start(target: string, size: number, folders: FolderTimesKeeper): AtomicWrite {
     const temp = getTempPath(target);
     makeFolders(dirname(target));
-    const parentTimes = readParentTimes(target);
-    const fd = openSync(temp, 'wx', 0o600);
-    return new AtomicWrite(target, temp, fd, size, parentTimes);
+    const release = folders.hold(target);
+    try {
+      return new AtomicWrite(target, temp, openSync(temp, 'wx', 0o600), size, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /**
@@ -68,8 +73,11 @@ export class AtomicWrite {
     } finally {
       closeSync(this.fd);
     }
-    renameSync(this.temp, this.target);
-    restoreParentTimes(this.target, this.parentTimes);
+    try {
+      renameSync(this.temp, this.target);
+    } finally {
+      this.releaseFolder();
+    }
   }
 
   abort(): void {
@@ -79,6 +87,6 @@ export class AtomicWrite {
       // already closed by commit
     }
     rmSync(this.temp, { force: true });
-    restoreParentTimes(this.target, this.parentTimes);
+    this.releaseFolder();
   }
 }

@@ -20,7 +20,7 @@ import { AtomicWrite, getTempPath } from './atomic-write.js';
 import { resolveInsideRoot } from './confine.js';
 import { toDestinationError } from './fs-errors.js';
 import { makeFolders, toUtimesSeconds } from './fs-helpers.js';
-import { keepParentTimes } from './parent-times.js';
+import { FolderTimesKeeper } from './parent-times.js';
 
 export interface OpResult {
   entry: Entry | null;
@@ -39,6 +39,9 @@ export class DestinationRoot {
     /** Names conflict copies after the host whose change displaced them. */
     private readonly clientName: string,
   ) {}
+
+  /** Folder times kept while files change inside them. */
+  private readonly folderTimes = new FolderTimesKeeper();
 
   /** Folders known not to be symlinks; forgotten whenever a folder is moved or removed here. */
   private readonly checkedFolders = new Set<string>();
@@ -80,13 +83,13 @@ export class DestinationRoot {
         // chmod would follow it; the client deletes a link before putting a folder in its place.
         throw new SicksyncError(ErrorCode.IO, `cannot create folder ${JSON.stringify(path)}: a symlink is in the way`);
       }
-      keepParentTimes(absolute, () => makeFolders(absolute));
+      this.folderTimes.keep(absolute, () => makeFolders(absolute));
       chmodSync(absolute, mode);
       return { entry: getEntry(absolute, path) };
     });
   }
 
-  symlink(path: string, target: string): OpResult {
+  symlink(path: string, target: string, mtimeNs: string): OpResult {
     return this.run('create link', path, () => {
       validateLinkTarget(path, target);
       const absolute = this.resolve(path);
@@ -94,8 +97,9 @@ export class DestinationRoot {
       // A new link under a temporary name, renamed over the old one: never a moment without either.
       const temp = getTempPath(absolute);
       makeFolders(dirname(absolute));
-      keepParentTimes(absolute, () => {
+      this.folderTimes.keep(absolute, () => {
         symlinkSync(target, temp);
+        lutimesSync(temp, toUtimesSeconds(mtimeNs), toUtimesSeconds(mtimeNs));
         try {
           renameSync(temp, absolute);
         } catch (error) {
@@ -109,7 +113,7 @@ export class DestinationRoot {
 
   beginWrite(path: string, size: number): AtomicWrite {
     try {
-      return AtomicWrite.start(this.resolve(path), size);
+      return AtomicWrite.start(this.resolve(path), size, this.folderTimes);
     } catch (error) {
       throw toDestinationError(error, 'write', path);
     }
@@ -146,7 +150,7 @@ export class DestinationRoot {
       if (current.kind === 'dir') {
         this.checkedFolders.clear();
         try {
-          keepParentTimes(absolute, () => rmdirSync(absolute));
+          this.folderTimes.keep(absolute, () => rmdirSync(absolute));
         } catch (error) {
           if (!hasErrno(error, 'ENOTEMPTY', 'EEXIST')) throw error;
           // What is left was never ours to delete (excluded, or only ever at the destination).
@@ -158,10 +162,10 @@ export class DestinationRoot {
       if (current.kind === 'symlink') this.checkedFolders.clear();
       if (expect && !isExpected(current, expect)) {
         const keep = getConflictPath(path, this.clientName, new Date());
-        keepParentTimes(absolute, () => renameSync(absolute, `${this.root}/${keep}`));
+        this.folderTimes.keep(absolute, () => renameSync(absolute, `${this.root}/${keep}`));
         return { entry: null, note: `changed at the destination since the last sync; kept as ${keep}` };
       }
-      keepParentTimes(absolute, () => unlinkSync(absolute));
+      this.folderTimes.keep(absolute, () => unlinkSync(absolute));
       return { entry: null };
     });
   }
@@ -173,7 +177,7 @@ export class DestinationRoot {
       this.checkedFolders.clear();
       lstatSync(source);
       makeFolders(dirname(target));
-      keepParentTimes(source, () => keepParentTimes(target, () => renameSync(source, target)));
+      this.folderTimes.keep(source, () => this.folderTimes.keep(target, () => renameSync(source, target)));
       return { entry: getEntry(target, to) };
     });
   }

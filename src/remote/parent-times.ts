@@ -11,22 +11,49 @@ export function readParentTimes(target: string): BigIntStats | null {
   }
 }
 
-export function restoreParentTimes(target: string, before: BigIntStats | null): void {
+function restoreTimes(folder: string, before: BigIntStats | null): void {
   if (!before) return;
   try {
-    utimesSync(dirname(target), toUtimesSeconds(before.atimeNs), toUtimesSeconds(before.mtimeNs));
+    utimesSync(folder, toUtimesSeconds(before.atimeNs), toUtimesSeconds(before.mtimeNs));
   } catch {
     // The folder went away meanwhile; nothing to keep.
   }
 }
 
 /**
- * Runs a change inside a folder without moving the folder's own mtime, so that folder times follow
- * the source (which sets them explicitly) rather than the order in which we happened to write.
+ * Keeps folder times where the source set them while files change inside: folder times follow the
+ * source (which sets them explicitly, after the content), not the order in which we happened to
+ * write. Operations in one folder overlap (the daemon runs them concurrently), so the times are
+ * read when the first one starts and put back when the last one ends; reading them per operation
+ * could pick up a sibling's temporary file and put that back last.
  */
-export function keepParentTimes<T>(target: string, change: () => T): T {
-  const before = readParentTimes(target);
-  const result = change();
-  restoreParentTimes(target, before);
-  return result;
+export class FolderTimesKeeper {
+  private readonly held = new Map<string, { count: number; times: BigIntStats | null }>();
+
+  /** Call before changing something in the folder of `target`; call the returned function after. */
+  hold(target: string): () => void {
+    const folder = dirname(target);
+    const known = this.held.get(folder);
+    if (known) known.count += 1;
+    else this.held.set(folder, { count: 1, times: readParentTimes(target) });
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const entry = this.held.get(folder);
+      if (!entry || --entry.count > 0) return;
+      this.held.delete(folder);
+      restoreTimes(folder, entry.times);
+    };
+  }
+
+  /** Runs a change inside a folder without moving the folder's own times. */
+  keep<T>(target: string, change: () => T): T {
+    const release = this.hold(target);
+    try {
+      return change();
+    } finally {
+      release();
+    }
+  }
 }

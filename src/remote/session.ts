@@ -181,7 +181,7 @@ export class Session {
       case 'mkdir':
         return destination.mkdir(message.path, message.mode);
       case 'symlink':
-        return destination.symlink(message.path, message.target);
+        return destination.symlink(message.path, message.target, message.mtimeNs);
       case 'meta':
         return destination.meta(message.path, message.mode, message.mtimeNs);
       case 'delete':

@@ -41,7 +41,7 @@ const clientMessages = [
   z.object({ t: z.literal('scan'), req: id }),
   z.object({ t: z.literal('hash'), req: id, paths: z.array(relPath).max(100_000) }),
   z.object({ t: z.literal('mkdir'), op: id, path: relPath, mode: z.number().int().min(0).max(0o7777) }),
-  z.object({ t: z.literal('symlink'), op: id, path: relPath, target: z.string().min(1).max(4096) }),
+  z.object({ t: z.literal('symlink'), op: id, path: relPath, target: z.string().min(1).max(4096), mtimeNs: decimal }),
   /** Starts a file; its first bytes ride along. `last` says whether more `chunk`s follow. */
   z.object({
     t: z.literal('write'),

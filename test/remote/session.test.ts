@@ -55,7 +55,7 @@ describe('confinement', () => {
 
     expect(await client.op(writeHeader(path, 4), Buffer.from('evil'))).toMatchObject(outsideCode);
     expect(await client.op({ t: 'mkdir', path, mode: 0o755 })).toMatchObject(outsideCode);
-    expect(await client.op({ t: 'symlink', path, target: 'inside.txt' })).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'symlink', path, target: 'inside.txt', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
     expect(await client.op({ t: 'meta', path, mode: 0o777, mtimeNs: null })).toMatchObject(outsideCode);
     expect(await client.op({ t: 'delete', path, expect: null })).toMatchObject(outsideCode);
     expect(await client.op({ t: 'rename', from: 'inside.txt', to: path })).toMatchObject(outsideCode);
@@ -77,7 +77,7 @@ describe('confinement', () => {
     expect(await client.op(writeHeader('link/x', 4), Buffer.from('evil'))).toMatchObject(outsideCode);
     expect(await client.op(writeHeader('link/new/deep/x', 4), Buffer.from('evil'))).toMatchObject(outsideCode);
     expect(await client.op({ t: 'mkdir', path: 'link/sub', mode: 0o755 })).toMatchObject(outsideCode);
-    expect(await client.op({ t: 'symlink', path: 'link/l', target: 'secret' })).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'symlink', path: 'link/l', target: 'secret', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
     expect(await client.op({ t: 'meta', path: 'link/secret', mode: 0o777, mtimeNs: MTIME_NS })).toMatchObject(outsideCode);
     expect(await client.op({ t: 'delete', path: 'link/secret', expect: null })).toMatchObject(outsideCode);
     expect(await client.op({ t: 'rename', from: 'a.txt', to: 'link/a.txt' })).toMatchObject(outsideCode);
@@ -124,13 +124,13 @@ describe('confinement', () => {
   it('refuses symlinks whose target leads outside the root', async () => {
     const { client, root } = await openSession();
 
-    expect(await client.op({ t: 'symlink', path: 'l', target: '../../etc' })).toMatchObject(outsideCode);
-    expect(await client.op({ t: 'symlink', path: 'sub/l', target: '../../etc' })).toMatchObject(outsideCode);
-    expect(await client.op({ t: 'symlink', path: 'abs', target: '/etc' })).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'symlink', path: 'l', target: '../../etc', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'symlink', path: 'sub/l', target: '../../etc', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'symlink', path: 'abs', target: '/etc', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
     expect(await listTree(root)).toEqual([]);
 
     // A target that climbs but stays inside is a plain link.
-    const inside = await client.op({ t: 'symlink', path: 'a/b/l', target: '../../etc' });
+    const inside = await client.op({ t: 'symlink', path: 'a/b/l', target: '../../etc', mtimeNs: '1700000000000000000' });
     expect(inside).toMatchObject({ t: 'ack', entry: { kind: 'symlink', target: '../../etc' } });
     expect(await readlink(join(root, 'a/b/l'))).toBe('../../etc');
   });

@@ -32,7 +32,7 @@ const CLIENT_MESSAGES: ClientMessage[] = [
   { t: 'scan', req: 0 },
   { t: 'hash', req: 7, paths: ['a.txt', 'dir/b.bin'] },
   { t: 'mkdir', op: 1, path: 'dir', mode: 0o755 },
-  { t: 'symlink', op: 2, path: 'dir/link', target: '../a.txt' },
+  { t: 'symlink', op: 2, path: 'dir/link', target: '../a.txt', mtimeNs: '1700000000123456789' },
   { t: 'write', op: 3, path: 'big.bin', size: 3 * CHUNK_SIZE, mode: 0o600, mtimeNs: '1700000000123456789', last: false },
   { t: 'chunk', op: 3, last: true },
   { t: 'abort', op: 3 },

@@ -82,7 +82,14 @@ export class DaemonConnection implements Endpoint {
     });
     if (socket) attachSocket(ws, socket);
     const connection = new DaemonConnection(ws, description);
-    await connection.handshake(hello);
+    try {
+      await connection.handshake(hello);
+    } catch (error) {
+      // A refused handshake must not leave the socket open: it would keep this process alive and
+      // count as a client at the daemon, which then never reaches its idle exit.
+      ws.terminate();
+      throw error;
+    }
     return connection;
   }
 
@@ -218,7 +225,7 @@ export class DaemonConnection implements Endpoint {
       case 'mkdir':
         return queueMessage(this.ws, { t: 'mkdir', op, path: change.path, mode: change.entry.mode });
       case 'symlink':
-        return queueMessage(this.ws, { t: 'symlink', op, path: change.path, target: change.entry.target ?? '' });
+        return queueMessage(this.ws, { t: 'symlink', op, path: change.path, target: change.entry.target ?? '', mtimeNs: change.entry.mtimeNs });
       case 'meta':
         return queueMessage(this.ws, { t: 'meta', op, path: change.path, mode: change.entry.mode, mtimeNs: change.entry.mtimeNs });
       case 'delete':

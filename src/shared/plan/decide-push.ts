@@ -39,7 +39,8 @@ function decideSameKind(local: Entry, remote: Entry, options: DecideOptions): De
     case 'dir':
       return local.mode !== remote.mode || !hasSameMtime(local, remote) ? [meta] : [];
     case 'symlink':
-      return local.target !== remote.target ? [getCreateOp(local)] : [];
+      if (local.target !== remote.target) return [getCreateOp(local)];
+      return hasSameMtime(local, remote) ? [] : [meta];
     case 'file': {
       if (local.size !== remote.size) return [getCreateOp(local)];
       // Nanosecond mtimes that agree mean the same content; whole-second ones prove nothing

@@ -347,10 +347,16 @@ const link1 = symlink('l', 'a/target');
 const SYMLINK_CASES: Case[] = [
   { name: 'symlink: same target → nothing', local: link1, remote: copyOf(link1), expected: () => [] },
   {
-    name: 'symlink: same target, other mtime and mode → nothing',
+    name: 'symlink: same target, other mode only → nothing (a link has no mode of its own on Linux)',
     local: link1,
-    remote: copyOf(link1, { mtimeNs: MTIME + 7_000_000n, mode: 0o755 }),
+    remote: copyOf(link1, { mode: 0o755 }),
     expected: () => [],
+  },
+  {
+    name: 'symlink: same target, other mtime → meta (link times are kept, as rsync -a does)',
+    local: link1,
+    remote: copyOf(link1, { mtimeNs: MTIME + 7_000_000n }),
+    expected: () => [{ kind: 'meta', path: link1.path, entry: link1 }],
   },
   {
     name: 'symlink: other target → symlink',
