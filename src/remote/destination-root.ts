@@ -38,10 +38,12 @@ export class DestinationRoot {
     readonly rules: IgnoreRules,
     /** Names conflict copies after the host whose change displaced them. */
     private readonly clientName: string,
-  ) {}
+  ) {
+    this.folderTimes = FolderTimesKeeper.forRoot(root);
+  }
 
   /** Folder times kept while files change inside them. */
-  private readonly folderTimes = new FolderTimesKeeper();
+  private readonly folderTimes: FolderTimesKeeper;
 
   /** Folders known not to be symlinks; forgotten whenever a folder is moved or removed here. */
   private readonly checkedFolders = new Set<string>();
@@ -137,6 +139,7 @@ export class DestinationRoot {
       } else {
         chmodSync(absolute, mode);
         if (mtimeNs !== null) utimesSync(absolute, toUtimesSeconds(mtimeNs), toUtimesSeconds(mtimeNs));
+        if (current.kind === 'dir') this.folderTimes.refresh(absolute);
       }
       return { entry: getEntry(absolute, path) };
     });

@@ -28,6 +28,21 @@ function restoreTimes(folder: string, before: BigIntStats | null): void {
  * could pick up a sibling's temporary file and put that back last.
  */
 export class FolderTimesKeeper {
+  private static readonly byRoot = new Map<string, FolderTimesKeeper>();
+
+  /**
+   * One keeper per destination folder, shared by every session on it: a session whose client just
+   * left may still be finishing a write while the reconnected client sets folder times.
+   */
+  static forRoot(root: string): FolderTimesKeeper {
+    let keeper = FolderTimesKeeper.byRoot.get(root);
+    if (!keeper) {
+      keeper = new FolderTimesKeeper();
+      FolderTimesKeeper.byRoot.set(root, keeper);
+    }
+    return keeper;
+  }
+
   private readonly held = new Map<string, { count: number; times: BigIntStats | null }>();
 
   /** Call before changing something in the folder of `target`; call the returned function after. */
@@ -45,6 +60,15 @@ export class FolderTimesKeeper {
       this.held.delete(folder);
       restoreTimes(folder, entry.times);
     };
+  }
+
+  /**
+   * The folder's times were just set on purpose (a client's `meta`): what is put back later is
+   * those, not the ones read before.
+   */
+  refresh(folder: string): void {
+    const entry = this.held.get(folder);
+    if (entry) entry.times = readParentTimes(`${folder}/.`);
   }
 
   /** Runs a change inside a folder without moving the folder's own times. */

@@ -127,6 +127,8 @@ export class Session {
   }
 
   private async handleMessage(message: ClientMessage, payload: Buffer): Promise<void> {
+    // Its client is gone: nobody will record the outcome, and the client plans again when it is back.
+    if (this.closed) return;
     if (message.t === 'hello') return this.handleHello(message);
     const destination = this.destination;
     if (!destination) throw new ProtocolError(`'${message.t}' before the handshake`);
