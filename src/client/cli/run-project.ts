@@ -34,6 +34,12 @@ export async function runProject(project: ProjectConfig, options: RunOptions, re
   }
   const signal = waitForSignal();
   await sync.start();
+  if (sync.destinations.every((destination) => destination.fatal)) {
+    // Nothing left to keep in sync: watching would only look like it works.
+    reporter.error('no destination can be synced; stopping');
+    await sync.stop();
+    return ExitCode.FAILURE;
+  }
   reporter.info('watching for changes (Ctrl-C to stop)');
   await signal;
   reporter.info('stopping…');
