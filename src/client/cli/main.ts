@@ -103,7 +103,7 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
           .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'every active project, each in its own process' })
           .option('once', { type: 'boolean', default: false, describe: 'bring every destination up to date, then exit (0 when all converged)' })
           .option('force', { type: 'boolean', default: false, describe: 'allow a sync that deletes more than deleteGuard' })
-          .option('delete-extraneous', { type: 'boolean', default: false, describe: 'on the first sync, delete files that exist only at a destination' }) as unknown as Argv<SyncFlags>,
+          .option('delete-extraneous', { type: 'boolean', default: false, describe: 'at start, delete files that exist only at a destination (the first sync keeps them otherwise)' }) as unknown as Argv<SyncFlags>,
       async (argv) => done(await runSync(argv)),
     )
     .command<{ alias?: string; to?: string[] }>(

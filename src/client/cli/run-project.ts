@@ -1,7 +1,7 @@
 /**
  * `sicksync` and `sicksync <alias>`: sync one project, once or live until a signal.
  */
-import { ExitCode } from '../../shared/errors.js';
+import { ErrorCode, ExitCode } from '../../shared/errors.js';
 import type { ProjectConfig } from '../config/types.js';
 import { ProjectSync, type RunOptions } from '../sync/project-sync.js';
 import type { Reporter } from '../sync/reporter.js';
@@ -27,7 +27,7 @@ export async function runProject(project: ProjectConfig, options: RunOptions, re
     const converged = sync.isConverged;
     await sync.stop();
     for (const destination of sync.destinations) {
-      if (!destination.isConverged) reporter.error(`${destination.label}: not converged`);
+      if (!destination.isConverged) reporter.error(`${destination.label}: not converged (${ErrorCode.NOT_CONVERGED})`);
     }
     reporter.info(converged ? 'all destinations up to date' : 'some destinations did not converge');
     return converged ? ExitCode.OK : ExitCode.FAILURE;
