@@ -67,6 +67,10 @@ export class DaemonConnection implements Endpoint {
       ...options,
       ...(createConnection
         ? {
+            // A private channel (Unix socket, SSH): no proxy can sit between us and the daemon, so
+            // frames go unmasked (RFC 6455 masks only protect intermediaries); ws skips XOR-ing a
+            // zero mask on both ends, which otherwise costs more CPU than the rest of a large file.
+            generateMask: (mask: Buffer) => mask.fill(0),
             // Keeps hold of the stream so frames can be corked (socket-io.ts attachSocket).
             createConnection: ((...args: unknown[]) => {
               const created = (createConnection as (...params: unknown[]) => Duplex)(...args);

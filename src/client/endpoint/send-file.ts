@@ -56,8 +56,12 @@ export function queueSmallFile(ws: WebSocket, op: number, entry: Entry, content:
   queueMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last: true }, content);
 }
 
+/** Chunks handed to the socket and not yet written: the read of the next overlaps their sending. */
+const CHUNKS_IN_FLIGHT = 4;
+
 export async function streamFile(ws: WebSocket, op: number, entry: Entry, localRoot: string): Promise<void> {
   const handle = await openSource(localRoot, entry);
+  const inFlight: Promise<void>[] = [];
   try {
     let offset = 0;
     let first = true;
@@ -74,12 +78,18 @@ export async function streamFile(ws: WebSocket, op: number, entry: Entry, localR
         throw new SourceChangedError(`${entry.path} changed while it was sent`);
       }
       const payload = buffer.subarray(0, bytesRead);
-      await (first
-        ? sendMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last }, payload)
-        : sendMessage(ws, { t: 'chunk', op, last }, payload));
+      inFlight.push(
+        first
+          ? sendMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last }, payload)
+          : sendMessage(ws, { t: 'chunk', op, last }, payload),
+      );
       first = false;
+      // Bounded memory: wait for the oldest chunk once enough are on their way.
+      if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();
     } while (offset < entry.size);
+    await Promise.all(inFlight);
   } finally {
+    await Promise.allSettled(inFlight);
     await handle.close();
   }
 }
