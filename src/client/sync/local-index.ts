@@ -12,6 +12,8 @@ import { getEntry } from '../../shared/stat-entry.js';
 export class LocalIndex {
   readonly entries: Snapshot = new Map();
   private readonly warned = new Set<string>();
+  /** Folders that appeared since the last call of takeAppearedFolders(). */
+  private appeared: string[] = [];
 
   constructor(
     readonly root: string,
@@ -45,6 +47,21 @@ export class LocalIndex {
     changed.add(path);
   }
 
+  /**
+   * New folders, to be looked at again a moment later: files created in one while the watcher was
+   * still attaching to it may get no event (seen with chokidar under load).
+   */
+  takeAppearedFolders(): string[] {
+    const folders = this.appeared;
+    this.appeared = [];
+    return folders;
+  }
+
+  /** Paths on disk under `folder` now (nothing is recorded). */
+  async listFolder(folder: string): Promise<string[]> {
+    return [...(await scanTree(this.root, this.rules, folder)).keys()];
+  }
+
   /** Re-reads the given paths (and their folders, whose times they move); returns what changed. */
   async update(paths: Iterable<string>): Promise<Set<string>> {
     const changed = new Set<string>();
@@ -72,6 +89,7 @@ export class LocalIndex {
     changed.add(path);
     // A folder that appears whole (moved in, extracted) may not get an event per file.
     if (entry.kind === 'dir' && previous?.kind !== 'dir') {
+      this.appeared.push(path);
       for (const found of await this.scan(path)) changed.add(found.path);
     }
   }

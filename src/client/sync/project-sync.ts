@@ -36,6 +36,9 @@ function getModeNotReadyError(spec: DestinationSpec): SicksyncError {
   );
 }
 
+/** When a new folder is looked at again (see LocalIndex.takeAppearedFolders). */
+const RESCAN_DELAY_MS = 300;
+
 export class ProjectSync {
   readonly destinations: DestinationSync[] = [];
   private watcher: Watcher | null = null;
@@ -112,10 +115,25 @@ export class ProjectSync {
     this.updates = this.updates
       .then(async () => {
         const changed = await index.update(paths);
+        for (const folder of index.takeAppearedFolders()) this.scheduleRescan(folder);
         if (changed.size === 0) return;
         for (const destination of this.destinations) destination.markDirty(changed);
       })
       .catch((error: unknown) => this.reporter.warn(`could not read changes: ${String(error)}`));
+  }
+
+  private readonly rescans = new Set<NodeJS.Timeout>();
+
+  /** Looks at a new folder again once the watcher surely covers it; only differences count. */
+  private scheduleRescan(folder: string): void {
+    const timer = setTimeout(() => {
+      this.rescans.delete(timer);
+      void this.index
+        ?.listFolder(folder)
+        .then((paths) => paths.length > 0 && this.handleBatch(new Set(paths)))
+        .catch(() => undefined);
+    }, RESCAN_DELAY_MS);
+    this.rescans.add(timer);
   }
 
   get isConverged(): boolean {
@@ -123,6 +141,8 @@ export class ProjectSync {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.rescans) clearTimeout(timer);
+    this.rescans.clear();
     await this.watcher?.close();
     await this.updates;
     await Promise.all(this.destinations.map((destination) => destination.stop()));
