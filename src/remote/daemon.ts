@@ -130,7 +130,3 @@ export class Daemon {
     this.resolveDone();
   }
 }
-
-export function getAlreadyRunningError(paths: StatePaths): SicksyncError {
-  return new SicksyncError(ErrorCode.DAEMON_START, `a daemon already listens on ${paths.socket}`);
-}

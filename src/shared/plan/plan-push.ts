@@ -2,7 +2,7 @@
  * The push planner: what to send, delete or move so the destination follows the local folder.
  * Pure: snapshots in, ordered operations out; no fs, no sockets (see test/shared/plan).
  */
-import { getParentPath, isInside } from '../entry.js';
+import { isInside } from '../entry.js';
 import { decidePush } from './decide-push.js';
 import { applyRenames, findRenames } from './renames.js';
 import type { BaselineRecord, Op, PushPlan, PushPlanInput } from './types.js';
@@ -74,10 +74,4 @@ export function getPushPlan(input: PushPlanInput): PushPlan {
   }
   ops.sort(compareOps);
   return { ops, needHashes, deleteCount: ops.filter((op) => op.kind === 'delete').length, agreed, forgotten };
-}
-
-/** The paths whose folder times a change to `path` can move: the folder that holds it. */
-export function getAffectedPaths(path: string): string[] {
-  const parent = getParentPath(path);
-  return parent === '' ? [path] : [path, parent];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getAffectedPaths, getPushPlan } from '../../../src/shared/plan/plan-push.js';
+import { getPushPlan } from '../../../src/shared/plan/plan-push.js';
 import type { Op, PushPlanInput } from '../../../src/shared/plan/types.js';
 import {
   MTIME,
@@ -296,15 +296,5 @@ describe('getPushPlan', () => {
     const before = structuredClone(world);
     plan(world);
     expect(world).toEqual(before);
-  });
-});
-
-describe('getAffectedPaths', () => {
-  it.each([
-    ['top.txt', ['top.txt']],
-    ['a/b.txt', ['a/b.txt', 'a']],
-    ['a/b/c.txt', ['a/b/c.txt', 'a/b']],
-  ])('%s → %j', (path, expected) => {
-    expect(getAffectedPaths(path)).toEqual(expected);
   });
 });
