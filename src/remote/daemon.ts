@@ -5,7 +5,6 @@
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { ErrorCode, SicksyncError } from '../shared/errors.js';
 import { attachSocket } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import { startHeartbeat } from '../shared/heartbeat.js';
