@@ -2,10 +2,9 @@ import { lstatSync, utimesSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
 import { toUtimesSeconds } from './fs-helpers.js';
 
-/** The times of the folder holding `target`, to put back after changing something in it. */
-export function readParentTimes(target: string): BigIntStats | null {
+function readTimes(folder: string): BigIntStats | null {
   try {
-    return lstatSync(dirname(target), { bigint: true });
+    return lstatSync(folder, { bigint: true });
   } catch {
     return null;
   }
@@ -50,7 +49,7 @@ export class FolderTimesKeeper {
     const folder = dirname(target);
     const known = this.held.get(folder);
     if (known) known.count += 1;
-    else this.held.set(folder, { count: 1, times: readParentTimes(target) });
+    else this.held.set(folder, { count: 1, times: readTimes(folder) });
     let released = false;
     return () => {
       if (released) return;
@@ -68,7 +67,7 @@ export class FolderTimesKeeper {
    */
   refresh(folder: string): void {
     const entry = this.held.get(folder);
-    if (entry) entry.times = readParentTimes(`${folder}/.`);
+    if (entry) entry.times = readTimes(folder);
   }
 
   /** Runs a change inside a folder without moving the folder's own times. */

@@ -112,18 +112,18 @@ export class Session {
     this.refused = true;
     const wire = toWireError(error);
     this.log(`refused a frame: ${wire.message}`);
-    void this.reply({ t: 'error', error: wire }).finally(() => this.ws.close(1008, wire.code));
+    this.reply({ t: 'error', error: wire });
+    this.ws.close(1008, wire.code); // after the error frame: both go through the same queue
   }
 
   /** Answers are queued, not awaited: they leave together at the end of this turn (socket-io.ts). */
-  private async reply(message: DaemonMessage): Promise<void> {
+  private reply(message: DaemonMessage): void {
     if (this.closed) return;
     try {
       queueMessage(this.ws, message);
     } catch {
       // The client is gone; nothing to tell it.
     }
-    await Promise.resolve();
   }
 
   private async handleMessage(message: ClientMessage, payload: Buffer): Promise<void> {
@@ -141,18 +141,18 @@ export class Session {
     }
     if (message.t === 'scan') return this.handleScan(destination, message.req);
     if (message.t === 'hash') {
-      await this.reply({ t: 'hashes', req: message.req, hashes: await destination.hash(message.paths) });
+      this.reply({ t: 'hashes', req: message.req, hashes: await destination.hash(message.paths) });
     }
   }
 
-  private async handleHello(hello: MessageOf<'hello'>): Promise<void> {
+  private handleHello(hello: MessageOf<'hello'>): void {
     if (this.destination) throw new ProtocolError('a second hello on the same connection');
     if (hello.protocol !== PROTOCOL_VERSION) {
       const error = new ProtocolError(
         `client speaks protocol ${hello.protocol} (sicksync ${hello.version}), this daemon speaks ${PROTOCOL_VERSION} (sicksync ${VERSION})`,
         ErrorCode.PROTOCOL_VERSION,
       );
-      await this.reply({ t: 'error', error: error.toWire() });
+      this.reply({ t: 'error', error: error.toWire() });
       this.ws.close(1008, error.code);
       return;
     }
@@ -164,7 +164,7 @@ export class Session {
     }
     this.destination = new DestinationRoot(root, createIgnoreRules(hello.excludes), hello.client);
     this.log(`client ${hello.client} opened ${root}`);
-    await this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname() });
+    this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname() });
   }
 
   private async handleScan(destination: DestinationRoot, req: number): Promise<void> {

@@ -4,14 +4,11 @@
  */
 import { homedir } from 'node:os';
 import yargs, { type Argv } from 'yargs';
-import { getStatePaths } from '../../remote/state-dir.js';
 import { ErrorCode, ExitCode, SicksyncError } from '../../shared/errors.js';
-import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
+import { BIN_SCRIPT } from '../bin-path.js';
 import { createConsoleReporter, printError, printLines } from './output.js';
-import { fileURLToPath } from 'node:url';
 
-const BIN_SCRIPT = fileURLToPath(new URL('../../../bin/sicksync.js', import.meta.url));
 
 interface SyncFlags {
   alias?: string;
@@ -44,48 +41,26 @@ async function runSync(flags: SyncFlags): Promise<number> {
   return runProject(project, { once: flags.once, force: flags.force, deleteExtraneous: flags.deleteExtraneous }, reporter);
 }
 
-interface DaemonFlags {
-  grace?: number | undefined;
-  listen?: string | undefined;
-  tokenFile?: string | undefined;
-  cert?: string | undefined;
-  key?: string | undefined;
-}
-
-async function getDaemonSettings(flags: DaemonFlags) {
-  const { getListenOptions } = await import('../../remote/tcp-listener.js');
-  const paths = getStatePaths();
-  const listen = getListenOptions(flags, paths);
-  return { paths, graceMs: flags.grace ?? getIdleGraceMs(), heartbeatMs: getHeartbeatMs(), ...(listen ? { listen } : {}) };
-}
-
-function defineRemote(cli: Argv, done: (code: number) => void): Argv {
+/**
+ * The remote commands are defined here for --help and usage errors; running them is the remote
+ * program's job (src/remote/main.ts), the same code bin/ runs for `remote ...` and the bundle runs
+ * on hosts.
+ */
+function defineRemote(cli: Argv, args: string[], done: (code: number) => void): Argv {
+  const run = async (): Promise<void> => {
+    const { runRemoteMain } = await import('../../remote/main.js');
+    done(await runRemoteMain(args, BIN_SCRIPT));
+  };
   return cli
     .option('grace', { type: 'number', describe: 'ms the daemon waits after its last client before it exits (default 10000, or $SICKSYNC_DAEMON_GRACE_MS)' })
     .option('listen', { type: 'string', describe: 'also accept clients on ws://HOST:PORT or wss://HOST:PORT (PORT alone: ws://127.0.0.1:PORT), token required' })
     .option('token-file', { type: 'string', describe: 'where the TCP token is kept (default ~/.sicksync/token)' })
     .option('cert', { type: 'string', describe: 'PEM certificate for wss://' })
     .option('key', { type: 'string', describe: 'PEM private key for wss://' })
-    .command('daemon', 'run the daemon in the foreground', (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }), async (argv) => {
-      const { runDaemon } = await import('../../remote/commands.js');
-      done(await runDaemon(await getDaemonSettings(argv), argv.detach));
-    })
-    .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, async (argv) => {
-      const { startDaemon } = await import('../../remote/commands.js');
-      printLines([await startDaemon(await getDaemonSettings(argv as DaemonFlags), BIN_SCRIPT)]);
-      done(ExitCode.OK);
-    })
-    .command('stop', 'stop the daemon', {}, async () => {
-      const { stopDaemon } = await import('../../remote/commands.js');
-      printLines([await stopDaemon(getStatePaths())]);
-      done(ExitCode.OK);
-    })
-    .command('status', 'say whether a daemon runs (exit 0) or not (exit 1)', {}, async () => {
-      const { getDaemonStatus } = await import('../../remote/commands.js');
-      const status = await getDaemonStatus(getStatePaths());
-      printLines([status.line]);
-      done(status.running ? ExitCode.OK : ExitCode.FAILURE);
-    })
+    .command('daemon', 'run the daemon in the foreground', (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }), run)
+    .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, run)
+    .command('stop', 'stop the daemon', {}, run)
+    .command('status', 'say whether a daemon runs (exit 0) or not (exit 1)', {}, run)
     .demandCommand(1, 'name a remote command: daemon, start-daemon, stop or status');
 }
 
@@ -144,7 +119,7 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
       printLines(await runList({ home }));
       done(ExitCode.OK);
     })
-    .command('remote', 'the remote side: daemon | start-daemon | stop | status', (y) => defineRemote(y, done))
+    .command('remote', 'the remote side: daemon | start-daemon | stop | status', (y) => defineRemote(y, args, done))
     .strict()
     .version(VERSION)
     .help()

@@ -4,12 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { ErrorCode, ExitCode, SicksyncError } from '../../shared/errors.js';
+import { BIN_SCRIPT } from '../bin-path.js';
 import { readGlobalConfig } from '../config/global-file.js';
 import type { Reporter } from '../sync/reporter.js';
 
-const BIN_SCRIPT = fileURLToPath(new URL('../../../bin/sicksync.js', import.meta.url));
 
 function pipeLines(stream: NodeJS.ReadableStream | null, prefix: string, out: NodeJS.WritableStream): void {
   if (!stream) return;

@@ -2,15 +2,13 @@
  * Local destinations go through the same daemon that remote hosts run, started here on demand.
  */
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../../remote/commands.js';
 import { getStatePaths } from '../../remote/state-dir.js';
 import { hasErrno } from '../../shared/errors.js';
 import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
+import { BIN_SCRIPT } from '../bin-path.js';
 import { DaemonConnection, type HelloOptions } from './daemon-connection.js';
 
-/** The program's entry, so the daemon runs the very code of this client. */
-const BIN_SCRIPT = fileURLToPath(new URL('../../../bin/sicksync.js', import.meta.url));
 
 function openOnSocket(socketPath: string, description: string, hello: HelloOptions): Promise<DaemonConnection> {
   // createConnection rather than a ws+unix: URL, which would percent-encode unusual folder names.

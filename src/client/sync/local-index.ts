@@ -57,9 +57,16 @@ export class LocalIndex {
     return folders;
   }
 
-  /** Paths on disk under `folder` now (nothing is recorded). */
-  async listFolder(folder: string): Promise<string[]> {
-    return [...(await scanTree(this.root, this.rules, folder)).keys()];
+  /** Reads `folder` again and records what is new or different there; returns those paths. */
+  async rescan(folder: string): Promise<Set<string>> {
+    const changed = new Set<string>();
+    for (const entry of (await scanTree(this.root, this.rules, folder)).values()) {
+      const known = this.entries.get(entry.path);
+      if ((known && isSameStat(known, entry)) || !this.isSyncable(entry)) continue;
+      this.entries.set(entry.path, entry);
+      changed.add(entry.path);
+    }
+    return changed;
   }
 
   /** Re-reads the given paths (and their folders, whose times they move); returns what changed. */

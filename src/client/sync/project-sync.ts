@@ -110,11 +110,16 @@ export class ProjectSync {
   }
 
   private handleBatch(paths: Set<string>): void {
+    this.enqueueUpdate((index) => index.update(paths));
+  }
+
+  /** Index updates run one at a time, in order; what they change goes to every destination. */
+  private enqueueUpdate(update: (index: LocalIndex) => Promise<Set<string>>): void {
     const index = this.index;
     if (!index) return;
     this.updates = this.updates
       .then(async () => {
-        const changed = await index.update(paths);
+        const changed = await update(index);
         for (const folder of index.takeAppearedFolders()) this.scheduleRescan(folder);
         if (changed.size === 0) return;
         for (const destination of this.destinations) destination.markDirty(changed);
@@ -128,10 +133,7 @@ export class ProjectSync {
   private scheduleRescan(folder: string): void {
     const timer = setTimeout(() => {
       this.rescans.delete(timer);
-      void this.index
-        ?.listFolder(folder)
-        .then((paths) => paths.length > 0 && this.handleBatch(new Set(paths)))
-        .catch(() => undefined);
+      this.enqueueUpdate((index) => index.rescan(folder));
     }, RESCAN_DELAY_MS);
     this.rescans.add(timer);
   }
