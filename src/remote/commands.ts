@@ -28,8 +28,10 @@ export interface DaemonSettings {
 function getListenArgs(listen: ListenOptions | undefined): string[] {
   if (!listen) return [];
   return [
-    '--listen', listen.url,
-    '--token-file', listen.tokenFile,
+    '--listen',
+    listen.url,
+    '--token-file',
+    listen.tokenFile,
     ...(listen.cert ? ['--cert', listen.cert] : []),
     ...(listen.key ? ['--key', listen.key] : []),
   ];
@@ -105,7 +107,9 @@ export async function runDaemon(settings: DaemonSettings, detach: boolean): Prom
  */
 export async function startDaemon(settings: DaemonSettings, script: string): Promise<string> {
   ensureStateDir(settings.paths);
-  if (!(await isSocketLive(settings.paths.socket))) {
+  if (await isSocketLive(settings.paths.socket)) {
+    if (settings.listen) validateRunningListener(settings.paths, settings.listen.url);
+  } else {
     const args = [script, 'remote', 'daemon', '--detach', ...getListenArgs(settings.listen)];
     const env = {
       ...process.env,
@@ -127,6 +131,33 @@ export async function startDaemon(settings: DaemonSettings, script: string): Pro
     ...(settings.listen ? { listen: settings.listen.url, tokenFile: settings.listen.tokenFile } : {}),
   };
   return READY_PREFIX + JSON.stringify(ready);
+}
+
+/** The `--listen` URL a running daemon was started with, read from its command line; null if none or unknown. */
+function readListenUrl(pid: number): string | null {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const at = args.indexOf('--listen');
+    return at === -1 ? null : (args[at + 1] ?? null);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A daemon that already runs keeps the listeners it started with: the ready line must not promise a
+ * TCP listener it does not have (a client would then wait on a port nothing listens on).
+ */
+function validateRunningListener(paths: StatePaths, url: string): void {
+  const pid = readPid(paths);
+  const running = pid === null ? null : readListenUrl(pid);
+  if (running === url) return;
+  const has = running ? `listens on ${running}` : 'has no TCP listener';
+  throw new SicksyncError(
+    ErrorCode.DAEMON_START,
+    `a daemon is already running (pid ${pid ?? 'unknown'}) and ${has}, not ${url}. ` +
+      `Stop it with \`sicksync remote stop\`, then run \`sicksync remote start-daemon --listen ${url}\` again.`,
+  );
 }
 
 async function waitForDaemon(paths: StatePaths): Promise<void> {

@@ -90,6 +90,20 @@ describe('remote start-daemon', () => {
     expect(await listProcessesWithHome(home)).toEqual([first.pid]);
   });
 
+  it('defect 13: refuses --listen (exit 1, naming the pid) when a daemon without a TCP listener already runs', async () => {
+    const { home } = await harness.makeHome();
+    const first = await startDaemon(home);
+
+    const result = await harness.runCli(home, ['remote', 'start-daemon', '--listen', 'ws://127.0.0.1:47913'], LONG_GRACE);
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).not.toContain(READY_PREFIX);
+    expect(result.stderr).toContain(`a daemon is already running (pid ${first.pid}) and has no TCP listener`);
+    expect(result.stderr).toContain('sicksync remote stop');
+    expect(result.stderr).toContain(ErrorCode.DAEMON_START);
+    expect(await listProcessesWithHome(home)).toEqual([first.pid]);
+  });
+
   it('starts a new daemon over the stale socket of a killed one', async () => {
     const { home, paths } = await harness.makeHome();
     const killed = await startDaemon(home);
