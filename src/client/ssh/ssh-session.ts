@@ -77,23 +77,33 @@ export class SshSession {
     const client = new ssh2.Client();
     const algorithms = hostKey.getAlgorithms();
     await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      // Attached with on(), not once(), and never removed: ssh2 may emit a second 'error' after
+      // the first (e.g. "Connection lost before handshake" after a reset), and an 'error' with no
+      // listener crashes the process. After 'ready' the session's own handler takes over.
       const fail = (error: Error & { level?: string; code?: string }): void => {
+        if (settled) return;
+        settled = true;
         client.end();
+        jump?.close();
         if (hostKey.refusal) return reject(hostKey.refusal);
         if (error.level === 'client-authentication') {
           const skipped = auth.skipped.length > 0 ? ` Skipped: ${auth.skipped.join(', ')}.` : '';
           return reject(
-            new SicksyncError(ErrorCode.SSH, `cannot log in to ${label} as ${username}: permission denied (tried ${auth.tried.join(', ')}).${skipped}`),
+            new SicksyncError(
+              ErrorCode.SSH,
+              `cannot log in to ${label} as ${username}: permission denied (tried ${auth.tried.join(', ')}).${skipped}`,
+            ),
           );
         }
         const reason = NETWORK_REASONS[error.code ?? ''] ?? error.message;
         reject(new SicksyncError(ErrorCode.SSH, `cannot reach ${label} (${config.hostName}:${port}): ${reason}`));
       };
       client.once('ready', () => {
-        client.off('error', fail);
+        settled = true;
         resolve();
       });
-      client.once('error', fail);
+      client.on('error', fail);
       client.connect({
         host: config.hostName,
         port,
@@ -127,6 +137,9 @@ export class SshSession {
         if (error) return reject(new SicksyncError(ErrorCode.SSH, `cannot run a command on ${this.label}: ${error.message}`));
         let stdout = '';
         let stderr = '';
+        // A channel torn down with its connection emits 'error'; the 'close' after it settles us.
+        stream.on('error', () => undefined);
+        stream.stderr.on('error', () => undefined);
         stream.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
         stream.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
         stream.once('close', (code: number | null) => resolve({ code: code ?? 1, stdout, stderr }));
@@ -137,7 +150,9 @@ export class SshSession {
 
   sftp(): Promise<SFTPWrapper> {
     return new Promise((resolve, reject) => {
-      this.client.sftp((error, sftp) => (error ? reject(new SicksyncError(ErrorCode.SSH, `SFTP to ${this.label} failed: ${error.message}`)) : resolve(sftp)));
+      this.client.sftp((error, sftp) =>
+        error ? reject(new SicksyncError(ErrorCode.SSH, `SFTP to ${this.label} failed: ${error.message}`)) : resolve(sftp),
+      );
     });
   }
 
