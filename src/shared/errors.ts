@@ -20,6 +20,14 @@ export const ErrorCode = {
   HOST_KEY: 'SICKSYNC_E_HOST_KEY',
   REMOTE_NODE: 'SICKSYNC_E_REMOTE_NODE',
   MODE_UNSUPPORTED: 'SICKSYNC_E_MODE_UNSUPPORTED',
+  /** A connection went over one of the daemon's per-connection limits; that connection only is closed. */
+  LIMIT: 'SICKSYNC_E_LIMIT',
+  /** The host's sshd refuses both a forwarded channel to the daemon's socket and the exec fallback. */
+  SSH_FORWARDING: 'SICKSYNC_E_SSH_FORWARDING',
+  /** A file name that is not valid UTF-8 cannot be synced; it is named (escaped) and the rest goes on. */
+  NAME_ENCODING: 'SICKSYNC_E_NAME_ENCODING',
+  /** A path longer than the filesystem allows; it is named and the rest goes on. */
+  PATH_TOO_LONG: 'SICKSYNC_E_PATH_TOO_LONG',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -43,6 +43,7 @@ const FATAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.REMOTE_NODE,
   ErrorCode.PATH_OUTSIDE_ROOT,
   ErrorCode.MODE_UNSUPPORTED,
+  ErrorCode.SSH_FORWARDING,
 ]);
 
 function isRetryable(error: unknown): boolean {
