@@ -24,7 +24,12 @@ function isDirectory(path: string): boolean {
   }
 }
 
-export function watchTree(root: string, rules: IgnoreRules, onBatch: (paths: Set<string>) => void, onError: (error: Error) => void): Watcher {
+export function watchTree(
+  root: string,
+  rules: IgnoreRules,
+  onBatch: (paths: Set<string>) => void,
+  onError: (error: Error) => void,
+): Watcher {
   const toRelative = (absolute: string): string => relative(root, absolute).split(sep).join('/');
   let pending = new Set<string>();
   let settleTimer: NodeJS.Timeout | null = null;

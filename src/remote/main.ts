@@ -21,7 +21,6 @@ function readOption(args: string[], name: string): string | undefined {
   return value;
 }
 
-
 function readGrace(args: string[]): number {
   const at = args.indexOf('--grace');
   if (at === -1) return getIdleGraceMs();
@@ -38,7 +37,12 @@ export async function runRemoteMain(args: string[], script: string): Promise<num
   if (args[0] !== 'remote') throw new SicksyncError(ErrorCode.USAGE, `this is the remote part of sicksync only. ${USAGE}`);
   const paths = getStatePaths();
   const listen = getListenOptions(
-    { listen: readOption(args, '--listen'), tokenFile: readOption(args, '--token-file'), cert: readOption(args, '--cert'), key: readOption(args, '--key') },
+    {
+      listen: readOption(args, '--listen'),
+      tokenFile: readOption(args, '--token-file'),
+      cert: readOption(args, '--cert'),
+      key: readOption(args, '--key'),
+    },
     paths,
   );
   const settings = { paths, graceMs: readGrace(args), heartbeatMs: getHeartbeatMs(), ...(listen ? { listen } : {}) };

@@ -203,7 +203,6 @@ export class Session {
         this.writes.delete(message.op);
         open?.write.abort();
         return null; // the client gave the write up already; an answer would only race with that
-
       }
       default:
         throw new ProtocolError(`unexpected '${message.t}'`);

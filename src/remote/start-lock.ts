@@ -19,13 +19,19 @@ export async function withStartLock<T>(lockPath: string, work: () => Promise<T>)
     } catch (error) {
       if (!hasErrno(error, 'EEXIST')) throw error;
     }
-    const age = await stat(lockPath).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(lockPath).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     if (age > STALE_MS) {
       await rmdir(lockPath).catch(() => undefined);
       continue;
     }
     if (Date.now() > deadline) {
-      throw new SicksyncError(ErrorCode.DAEMON_START, `the daemon start lock ${lockPath} has been held for ${WAIT_MS / 1000} s; if no sicksync process runs, remove it`);
+      throw new SicksyncError(
+        ErrorCode.DAEMON_START,
+        `the daemon start lock ${lockPath} has been held for ${WAIT_MS / 1000} s; if no sicksync process runs, remove it`,
+      );
     }
     await sleep(25 + Math.random() * 25);
   }

@@ -92,7 +92,10 @@ export function getListenOptions(
   paths: StatePaths,
 ): ListenOptions | undefined {
   if (!flags.listen) return undefined;
-  const listen: ListenOptions = { url: normalizeListenUrl(flags.listen).href.replace(/\/$/, ''), tokenFile: resolve(flags.tokenFile ?? join(paths.dir, 'token')) };
+  const listen: ListenOptions = {
+    url: normalizeListenUrl(flags.listen).href.replace(/\/$/, ''),
+    tokenFile: resolve(flags.tokenFile ?? join(paths.dir, 'token')),
+  };
   if (flags.cert) listen.cert = resolve(flags.cert);
   if (flags.key) listen.key = resolve(flags.key);
   return listen;

@@ -16,9 +16,7 @@ export function encodeFrame(message: Message, payload?: Uint8Array): Buffer {
   const header = Buffer.from(JSON.stringify(message), 'utf8');
   const prefix = Buffer.allocUnsafe(4);
   prefix.writeUInt32BE(header.length, 0);
-  return payload && payload.length > 0
-    ? Buffer.concat([prefix, header, payload])
-    : Buffer.concat([prefix, header]);
+  return payload && payload.length > 0 ? Buffer.concat([prefix, header, payload]) : Buffer.concat([prefix, header]);
 }
 
 /** Splits a frame into its parsed (not yet validated) header and its payload. */

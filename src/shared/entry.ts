@@ -37,14 +37,7 @@ export function hasSameMtime(a: Entry, b: Entry): boolean {
 
 /** Exact equality of what the filesystem reports: the test for "unchanged since last sync". */
 export function isSameStat(a: Entry, b: Entry): boolean {
-  return (
-    a.kind === b.kind &&
-    a.size === b.size &&
-    a.mode === b.mode &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ino === b.ino &&
-    a.target === b.target
-  );
+  return a.kind === b.kind && a.size === b.size && a.mode === b.mode && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.target === b.target;
 }
 
 export function getParentPath(path: string): string {

@@ -73,10 +73,7 @@ export class ConfigError extends SicksyncError {
 
   constructor(problems: readonly ConfigProblem[]) {
     const lines = problems.map((p) => `  ${p.file}: ${p.field ? `${p.field}: ` : ''}${p.message}`);
-    super(
-      ErrorCode.CONFIG_INVALID,
-      `invalid configuration, nothing was synced:\n${lines.join('\n')}\nFix the fields above and run again.`,
-    );
+    super(ErrorCode.CONFIG_INVALID, `invalid configuration, nothing was synced:\n${lines.join('\n')}\nFix the fields above and run again.`);
     this.problems = problems;
   }
 }

@@ -125,7 +125,9 @@ describe('confinement', () => {
     const { client, root } = await openSession();
 
     expect(await client.op({ t: 'symlink', path: 'l', target: '../../etc', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
-    expect(await client.op({ t: 'symlink', path: 'sub/l', target: '../../etc', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'symlink', path: 'sub/l', target: '../../etc', mtimeNs: '1700000000000000000' })).toMatchObject(
+      outsideCode,
+    );
     expect(await client.op({ t: 'symlink', path: 'abs', target: '/etc', mtimeNs: '1700000000000000000' })).toMatchObject(outsideCode);
     expect(await listTree(root)).toEqual([]);
 

@@ -64,7 +64,11 @@ describe('the TCP transport', () => {
     const local = await harness.makeDir('local');
     const dest = await harness.makeDir('dest');
     await putFile(local, 'a.txt', 'hello over tcp');
-    const connection = await connectTcpDaemon({ id: 'tcp-dest', location: dest, mode: 'push' }, { url, tokenFile }, { root: dest, excludes: [] });
+    const connection = await connectTcpDaemon(
+      { id: 'tcp-dest', location: dest, mode: 'push' },
+      { url, tokenFile },
+      { root: dest, excludes: [] },
+    );
     await connection.apply(await getOpFor(local, 'a.txt'), local);
     await connection.close();
     expect(await readFile(join(dest, 'a.txt'), 'utf8')).toBe('hello over tcp');
@@ -74,8 +78,29 @@ describe('the TCP transport', () => {
     const certs = await harness.makeDir('certs');
     const cert = join(certs, 'cert.pem');
     const key = join(certs, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const { url, tokenFile } = await startTcpDaemon({ cert, key });
     const dest = await harness.makeDir('dest');
     const spec = { id: 'wss-dest', location: dest, mode: 'push' as const };
@@ -91,7 +116,11 @@ describe('the TCP transport', () => {
     const wrong = await harness.makeDir('wrong');
     await putFile(wrong, 'token', 'f'.repeat(64));
     await expect(
-      connectTcpDaemon({ id: 'tcp-dest', location: dest, mode: 'push' }, { url, tokenFile: join(wrong, 'token') }, { root: join(dest, 'never'), excludes: [] }),
+      connectTcpDaemon(
+        { id: 'tcp-dest', location: dest, mode: 'push' },
+        { url, tokenFile: join(wrong, 'token') },
+        { root: join(dest, 'never'), excludes: [] },
+      ),
     ).rejects.toThrow(/refused the token/);
     await expect(DaemonConnection.open(url, 'no token', { root: join(dest, 'never'), excludes: [] })).rejects.toThrow(/401/);
     expect(await listTree(dest)).toEqual([]);

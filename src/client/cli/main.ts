@@ -9,7 +9,6 @@ import { VERSION } from '../../shared/version.js';
 import { BIN_SCRIPT } from '../bin-path.js';
 import { createConsoleReporter, printError, printLines } from './output.js';
 
-
 interface SyncFlags {
   alias?: string;
   all: boolean;
@@ -35,9 +34,7 @@ async function runSync(flags: SyncFlags): Promise<number> {
   }
   const { loadProject, loadProjectByAlias } = await import('../config/load-project.js');
   const { runProject } = await import('./run-project.js');
-  const project = flags.alias
-    ? await loadProjectByAlias(flags.alias, { home })
-    : await loadProject({ cwd: process.cwd(), home });
+  const project = flags.alias ? await loadProjectByAlias(flags.alias, { home }) : await loadProject({ cwd: process.cwd(), home });
   return runProject(project, { once: flags.once, force: flags.force, deleteExtraneous: flags.deleteExtraneous }, reporter);
 }
 
@@ -52,12 +49,23 @@ function defineRemote(cli: Argv, args: string[], done: (code: number) => void): 
     done(await runRemoteMain(args, BIN_SCRIPT));
   };
   return cli
-    .option('grace', { type: 'number', describe: 'ms the daemon waits after its last client before it exits (default 10000, or $SICKSYNC_DAEMON_GRACE_MS)' })
-    .option('listen', { type: 'string', describe: 'also accept clients on ws://HOST:PORT or wss://HOST:PORT (PORT alone: ws://127.0.0.1:PORT), token required' })
+    .option('grace', {
+      type: 'number',
+      describe: 'ms the daemon waits after its last client before it exits (default 10000, or $SICKSYNC_DAEMON_GRACE_MS)',
+    })
+    .option('listen', {
+      type: 'string',
+      describe: 'also accept clients on ws://HOST:PORT or wss://HOST:PORT (PORT alone: ws://127.0.0.1:PORT), token required',
+    })
     .option('token-file', { type: 'string', describe: 'where the TCP token is kept (default ~/.sicksync/token)' })
     .option('cert', { type: 'string', describe: 'PEM certificate for wss://' })
     .option('key', { type: 'string', describe: 'PEM private key for wss://' })
-    .command('daemon', 'run the daemon in the foreground', (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }), run)
+    .command(
+      'daemon',
+      'run the daemon in the foreground',
+      (y) => y.option('detach', { type: 'boolean', hidden: true, default: false }),
+      run,
+    )
     .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, run)
     .command('stop', 'stop the daemon', {}, run)
     .command('status', 'say whether a daemon runs (exit 0) or not (exit 1)', {}, run)
@@ -76,9 +84,17 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
         y
           .positional('alias', { type: 'string', describe: 'a project registered in ~/.sicksync-config.json' })
           .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'every active project, each in its own process' })
-          .option('once', { type: 'boolean', default: false, describe: 'bring every destination up to date, then exit (0 when all converged)' })
+          .option('once', {
+            type: 'boolean',
+            default: false,
+            describe: 'bring every destination up to date, then exit (0 when all converged)',
+          })
           .option('force', { type: 'boolean', default: false, describe: 'allow a sync that deletes more than deleteGuard' })
-          .option('delete-extraneous', { type: 'boolean', default: false, describe: 'at start, delete files that exist only at a destination (the first sync keeps them otherwise)' }) as unknown as Argv<SyncFlags>,
+          .option('delete-extraneous', {
+            type: 'boolean',
+            default: false,
+            describe: 'at start, delete files that exist only at a destination (the first sync keeps them otherwise)',
+          }) as unknown as Argv<SyncFlags>,
       async (argv) => done(await runSync(argv)),
     )
     .command<{ alias?: string; to?: string[] }>(
@@ -87,7 +103,10 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
       (y) =>
         y
           .option('alias', { type: 'string', describe: 'name to register the project under (default: folder name)' })
-          .option('to', { type: 'string', array: true, describe: 'a destination; repeat for several' }) as Argv<{ alias?: string; to?: string[] }>,
+          .option('to', { type: 'string', array: true, describe: 'a destination; repeat for several' }) as Argv<{
+          alias?: string;
+          to?: string[];
+        }>,
       async (argv) => {
         const { runInit } = await import('../commands/init.js');
         printLines(await runInit({ cwd: process.cwd(), home, to: argv.to ?? [], ...(argv.alias ? { alias: argv.alias } : {}) }));
@@ -100,7 +119,14 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
       (y) => y.positional('path', { type: 'string' }).option('alias', { type: 'string' }) as Argv<{ path?: string; alias?: string }>,
       async (argv) => {
         const { runAdd } = await import('../commands/add.js');
-        printLines(await runAdd({ cwd: process.cwd(), home, ...(argv.path ? { path: argv.path } : {}), ...(argv.alias ? { alias: argv.alias } : {}) }));
+        printLines(
+          await runAdd({
+            cwd: process.cwd(),
+            home,
+            ...(argv.path ? { path: argv.path } : {}),
+            ...(argv.alias ? { alias: argv.alias } : {}),
+          }),
+        );
         done(ExitCode.OK);
       },
     )

@@ -9,7 +9,6 @@ import { BIN_SCRIPT } from '../bin-path.js';
 import { readGlobalConfig } from '../config/global-file.js';
 import type { Reporter } from '../sync/reporter.js';
 
-
 function pipeLines(stream: NodeJS.ReadableStream | null, prefix: string, out: NodeJS.WritableStream): void {
   if (!stream) return;
   createInterface({ input: stream }).on('line', (line) => out.write(`${prefix} ${line}\n`));

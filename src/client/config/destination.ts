@@ -86,16 +86,22 @@ function expandHome(file: string, home: string): string {
   return file === '~' || file.startsWith('~/') ? path.join(home, file.slice(1)) : path.resolve(file);
 }
 
-function parseLongForm(value: Exclude<DestinationInput, string>, home: string, fail: (message: string, subfield?: string) => void): ParsedLocation {
+function parseLongForm(
+  value: Exclude<DestinationInput, string>,
+  home: string,
+  fail: (message: string, subfield?: string) => void,
+): ParsedLocation {
   const locationField = '.destinationLocation';
   if (value.url !== undefined) {
     if (value.hostname !== undefined) fail('give either hostname (SSH) or url (TCP transport), not both', '.url');
-    if (value.tokenFile === undefined) fail('required with url: the file holding the daemon token (see sicksync remote daemon --listen)', '.tokenFile');
+    if (value.tokenFile === undefined)
+      fail('required with url: the file holding the daemon token (see sicksync remote daemon --listen)', '.tokenFile');
     const tcp: NonNullable<DestinationSpec['tcp']> = { url: value.url, tokenFile: expandHome(value.tokenFile ?? '', home) };
     if (value.ca !== undefined) tcp.ca = expandHome(value.ca, home);
     return { tcp, location: value.destinationLocation, locationField };
   }
-  if (value.tokenFile !== undefined || value.ca !== undefined) fail('only used with url (the TCP transport)', value.tokenFile !== undefined ? '.tokenFile' : '.ca');
+  if (value.tokenFile !== undefined || value.ca !== undefined)
+    fail('only used with url (the TCP transport)', value.tokenFile !== undefined ? '.tokenFile' : '.ca');
   if (value.hostname === undefined) {
     if (value.username !== undefined) fail('needs a hostname (a local destination has no user)', '.username');
     if (value.port !== undefined) fail('needs a hostname (a local destination has no port)', '.port');

@@ -17,7 +17,10 @@ export const destinationObjectSchema = z.strictObject({
   destinationLocation: z.string().min(1),
   mode: modeSchema.optional(),
   /** Opt-in TCP transport instead of SSH: the daemon's ws:// or wss:// listener. */
-  url: z.string().regex(/^wss?:\/\/[^/]+\/?$/, 'expected ws://host:port or wss://host:port').optional(),
+  url: z
+    .string()
+    .regex(/^wss?:\/\/[^/]+\/?$/, 'expected ws://host:port or wss://host:port')
+    .optional(),
   /** File holding the daemon's token (never the token itself: project files get synced). */
   tokenFile: z.string().min(1).optional(),
   /** PEM file of the certificate authority that signed a wss:// daemon's certificate. */

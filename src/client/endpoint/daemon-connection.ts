@@ -58,7 +58,12 @@ export class DaemonConnection implements Endpoint {
   }
 
   /** Opens a WebSocket on `url` (e.g. `ws+unix:///path/to/daemon.sock:/`) and shakes hands. */
-  static async open(url: string, description: string, hello: HelloOptions, options: WebSocket.ClientOptions = {}): Promise<DaemonConnection> {
+  static async open(
+    url: string,
+    description: string,
+    hello: HelloOptions,
+    options: WebSocket.ClientOptions = {},
+  ): Promise<DaemonConnection> {
     let socket: Duplex | null = null;
     const { createConnection } = options;
     const ws = new WebSocket(url, {
@@ -109,7 +114,12 @@ export class DaemonConnection implements Endpoint {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
-        reject(new SicksyncError(ErrorCode.DAEMON_UNREACHABLE, `the daemon for ${this.description} did not answer the handshake within ${HANDSHAKE_MS / 1000} s`));
+        reject(
+          new SicksyncError(
+            ErrorCode.DAEMON_UNREACHABLE,
+            `the daemon for ${this.description} did not answer the handshake within ${HANDSHAKE_MS / 1000} s`,
+          ),
+        );
         this.ws.terminate();
       }, HANDSHAKE_MS);
     });
@@ -229,7 +239,13 @@ export class DaemonConnection implements Endpoint {
       case 'mkdir':
         return queueMessage(this.ws, { t: 'mkdir', op, path: change.path, mode: change.entry.mode });
       case 'symlink':
-        return queueMessage(this.ws, { t: 'symlink', op, path: change.path, target: change.entry.target ?? '', mtimeNs: change.entry.mtimeNs });
+        return queueMessage(this.ws, {
+          t: 'symlink',
+          op,
+          path: change.path,
+          target: change.entry.target ?? '',
+          mtimeNs: change.entry.mtimeNs,
+        });
       case 'meta':
         return queueMessage(this.ws, { t: 'meta', op, path: change.path, mode: change.entry.mode, mtimeNs: change.entry.mtimeNs });
       case 'delete':

@@ -9,7 +9,6 @@ import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
 import { BIN_SCRIPT } from '../bin-path.js';
 import { DaemonConnection, type HelloOptions } from './daemon-connection.js';
 
-
 function openOnSocket(socketPath: string, description: string, hello: HelloOptions): Promise<DaemonConnection> {
   // createConnection rather than a ws+unix: URL, which would percent-encode unusual folder names.
   return DaemonConnection.open('ws://sicksync-daemon/', description, hello, {

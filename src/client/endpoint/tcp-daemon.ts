@@ -17,7 +17,11 @@ function readToken(file: string, id: string): string {
   }
 }
 
-export async function connectTcpDaemon(spec: DestinationSpec, tcp: NonNullable<DestinationSpec['tcp']>, hello: HelloOptions): Promise<DaemonConnection> {
+export async function connectTcpDaemon(
+  spec: DestinationSpec,
+  tcp: NonNullable<DestinationSpec['tcp']>,
+  hello: HelloOptions,
+): Promise<DaemonConnection> {
   const token = readToken(tcp.tokenFile, spec.id);
   try {
     return await DaemonConnection.open(tcp.url, spec.id, hello, {
@@ -26,7 +30,10 @@ export async function connectTcpDaemon(spec: DestinationSpec, tcp: NonNullable<D
     });
   } catch (error) {
     if (/401/.test((error as Error).message)) {
-      throw new SicksyncError(ErrorCode.HOST_KEY, `${spec.id}: the daemon refused the token in ${tcp.tokenFile}; copy the current ~/.sicksync/token from the host`);
+      throw new SicksyncError(
+        ErrorCode.HOST_KEY,
+        `${spec.id}: the daemon refused the token in ${tcp.tokenFile}; copy the current ~/.sicksync/token from the host`,
+      );
     }
     throw error;
   }

@@ -8,8 +8,7 @@ import ssh2 from 'ssh2';
 import type { SshHostConfig } from './ssh-config.js';
 
 type AuthMethod =
-  | { type: 'agent'; username: string; agent: string }
-  | { type: 'publickey'; username: string; key: Buffer; passphrase?: string };
+  { type: 'agent'; username: string; agent: string } | { type: 'publickey'; username: string; key: Buffer; passphrase?: string };
 
 export type PassphrasePrompt = (keyFile: string) => Promise<string | null>;
 
@@ -27,7 +26,12 @@ function isEncrypted(key: Buffer): boolean {
   return parsed instanceof Error && /passphrase|encrypted/i.test(parsed.message);
 }
 
-export async function getAuthPlan(config: SshHostConfig, username: string, home: string, prompt: PassphrasePrompt | null): Promise<AuthPlan> {
+export async function getAuthPlan(
+  config: SshHostConfig,
+  username: string,
+  home: string,
+  prompt: PassphrasePrompt | null,
+): Promise<AuthPlan> {
   const plan: AuthPlan = { methods: [], skipped: [], tried: [] };
   const agent = process.env.SSH_AUTH_SOCK;
   if (agent && !config.identitiesOnly) {

@@ -47,7 +47,10 @@ export async function probeHost(session: SshSession): Promise<RemoteInfo> {
   }
   const home = values.get('home');
   if (!home?.startsWith('/')) {
-    throw new SicksyncError(ErrorCode.SSH, `cannot find the home folder on ${session.label} (exit ${result.code}): ${result.stderr.trim() || 'no answer'}`);
+    throw new SicksyncError(
+      ErrorCode.SSH,
+      `cannot find the home folder on ${session.label} (exit ${result.code}): ${result.stderr.trim() || 'no answer'}`,
+    );
   }
   return { home, nodeVersion: values.get('node') || null, sicksyncVersion: values.get('sicksync') || null };
 }

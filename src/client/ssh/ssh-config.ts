@@ -28,7 +28,13 @@ const LISTS = new Set(['identityfile', 'userknownhostsfile']);
 
 /** `*` and `?` wildcards; a leading `!` negates (ssh_config(5) PATTERNS). */
 function matchesPattern(host: string, pattern: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return regex.test(host);
 }
 

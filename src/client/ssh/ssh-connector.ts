@@ -69,7 +69,9 @@ export class SshConnector {
 
   private async openDaemon(host: Host, socketPath: string, description: string, hello: HelloOptions): Promise<DaemonConnection> {
     const stream = toSocketLike(await host.session.openSocket(socketPath));
-    const connection = await DaemonConnection.open('ws://sicksync-daemon/', description, hello, { createConnection: () => stream as never });
+    const connection = await DaemonConnection.open('ws://sicksync-daemon/', description, hello, {
+      createConnection: () => stream as never,
+    });
     connection.onClose(() => {
       // A daemon that stopped answering over SSH usually means the whole connection hangs: drop
       // it, so the retry opens a fresh one instead of waiting on ssh2's keep-alives.
@@ -79,7 +81,11 @@ export class SshConnector {
   }
 
   close(): void {
-    for (const opening of this.hosts.values()) void opening.then((host) => host.session.close(), () => undefined);
+    for (const opening of this.hosts.values())
+      void opening.then(
+        (host) => host.session.close(),
+        () => undefined,
+      );
     this.hosts.clear();
   }
 }

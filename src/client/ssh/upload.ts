@@ -14,7 +14,11 @@ async function readText(sftp: SFTPWrapper, path: string): Promise<string | null>
   try {
     const buffer = await new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
-      sftp.createReadStream(path).on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+      sftp
+        .createReadStream(path)
+        .on('data', (chunk: Buffer) => chunks.push(chunk))
+        .on('end', () => resolve(Buffer.concat(chunks)))
+        .on('error', reject);
     });
     return buffer.toString('utf8').trim();
   } catch {
@@ -37,7 +41,10 @@ async function writeFileAtomically(sftp: SFTPWrapper, path: string, content: Buf
 async function makeFolders(sftp: SFTPWrapper, folders: string[]): Promise<void> {
   for (const folder of folders) {
     await call((done) => sftp.mkdir(folder, { mode: 0o700 }, done)).catch(async (error: unknown) => {
-      const exists = await call((done) => sftp.stat(folder, done)).then(() => true, () => false);
+      const exists = await call((done) => sftp.stat(folder, done)).then(
+        () => true,
+        () => false,
+      );
       if (!exists) throw error;
     });
   }

@@ -20,7 +20,11 @@ interface StoredBaseline {
 export class BaselineStore {
   private readonly file: string;
 
-  constructor(stateDir: string, private readonly root: string, private readonly destination: string) {
+  constructor(
+    stateDir: string,
+    private readonly root: string,
+    private readonly destination: string,
+  ) {
     const key = createHash('sha256').update(`${root}\0${destination}`).digest('hex').slice(0, 32);
     this.file = join(stateDir, 'baselines', `${key}.json`);
   }

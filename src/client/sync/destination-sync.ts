@@ -217,7 +217,14 @@ export class DestinationSync {
       if (record) remote.set(path, record.remote);
     }
     try {
-      const plan = getPushPlan({ local: this.options.local, remote, baseline: this.baseline, paths, deleteExtraneous: false, verifyContent: false });
+      const plan = getPushPlan({
+        local: this.options.local,
+        remote,
+        baseline: this.baseline,
+        paths,
+        deleteExtraneous: false,
+        verifyContent: false,
+      });
       const outcome = await this.apply(endpoint, plan);
       if (outcome.applied > 0) this.options.reporter.info(`${this.label}: ${formatSummary(outcome)}`);
       this.scheduleBaselineSave();
@@ -283,4 +290,3 @@ export class DestinationSync {
     this.wake = null;
   }
 }
-

@@ -24,7 +24,6 @@ export interface RunOptions {
 /** How to reach a destination; remote hosts plug in here. */
 export type Connector = (spec: DestinationSpec, hello: { root: string; excludes: readonly string[] }) => Promise<Endpoint>;
 
-
 /**
  * pull and bidirectional are accepted by the configuration but not built yet. Running them as push
  * could overwrite the very changes the user asked to bring back, so such a destination is refused.

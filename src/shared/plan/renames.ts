@@ -24,7 +24,10 @@ export function findRenames(paths: readonly string[], local: Snapshot, remote: S
     const there = remote.get(path);
     // Only what is still exactly as we left it at the destination can be moved there (a folder's
     // own times move with its content, so for folders the same object is enough).
-    const untouched = there && base && (there.kind === 'dir' ? there.ino === base.remote.ino && base.remote.kind === 'dir' : isSameStat(there, base.remote));
+    const untouched =
+      there &&
+      base &&
+      (there.kind === 'dir' ? there.ino === base.remote.ino && base.remote.kind === 'dir' : isSameStat(there, base.remote));
     if (!local.has(path) && base && untouched) {
       goneByInode.set(base.local.ino, path);
     }
