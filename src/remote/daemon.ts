@@ -4,6 +4,7 @@
  */
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { attachSocket } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
@@ -54,8 +55,20 @@ export class Daemon {
     const server = createServer((_request, response) => {
       response.writeHead(426).end('sicksync daemon: WebSocket only\n');
     });
+    // A peer's bad bytes end that peer only: an unhandled 'error' on any of these emitters would
+    // take the whole daemon, and every other client, down with it.
+    server.on('clientError', (error: Error, socket: Duplex) => {
+      this.log(`refused a malformed HTTP request: ${error.message}`);
+      socket.destroy();
+    });
     const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME });
+    wss.on('error', (error) => this.log(`WebSocket server error: ${error.message}`));
+    wss.on('wsClientError', (error, socket) => {
+      this.log(`refused a malformed WebSocket upgrade: ${error.message}`);
+      socket.destroy();
+    });
     wss.on('connection', (ws, request) => {
+      request.socket.on('error', () => undefined); // reported through the WebSocket's own 'error'
       attachSocket(ws, request.socket);
       this.handleConnection(ws);
     });
@@ -78,6 +91,9 @@ export class Daemon {
   private handleConnection(ws: import('ws').WebSocket): void {
     this.clients += 1;
     this.cancelIdleExit();
+    // ws closes the connection itself after a protocol violation (bad opcode, RSV bits, unmasked or
+    // oversized frame, invalid UTF-8: codes 1002, 1007, 1009); all that is left to do is to say so.
+    ws.on('error', (error: Error & { code?: string }) => this.log(`dropped a client: ${error.code ?? 'error'}: ${error.message}`));
     startHeartbeat(ws, this.options.heartbeatMs, () => this.log('a client stopped answering pings; dropped'));
     new Session(ws, (line) => this.log(line));
     ws.on('close', () => {

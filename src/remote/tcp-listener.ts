@@ -65,8 +65,18 @@ export async function startTcpListener(options: ListenOptions, wss: WebSocketSer
   } else {
     server = createHttpServer();
   }
+  server.on('clientError', (error: Error, socket: Duplex) => {
+    log(`refused a malformed HTTP request from a TCP client: ${error.message}`);
+    socket.destroy();
+  });
+  // TLS handshake failures (a plain-text client on wss://, a bad certificate) end that socket only.
+  server.on('tlsClientError', (error: Error, socket: Duplex) => {
+    log(`refused a TCP client's TLS handshake: ${error.message}`);
+    socket.destroy();
+  });
   server.on('request', (_request, response) => response.writeHead(426).end('sicksync daemon: WebSocket only\n'));
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
     if (!isTokenValid(getBearer(request), token)) {
       log(`refused a TCP client from ${request.socket.remoteAddress ?? 'unknown'}: wrong or missing token`);
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
