@@ -3,23 +3,20 @@
  * same folder (same filesystem, so rename is atomic), which replaces the target only when complete.
  * The folder's own times are read before the temporary file appears and put back once it is gone.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, futimesSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { write as writeAsync } from 'node:fs';
 import { promisify } from 'node:util';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { ErrorCode, SicksyncError } from '../shared/errors.js';
 import { makeFolders, toUtimesSeconds } from './fs-helpers.js';
 import type { FolderTimesKeeper } from './parent-times.js';
+import { getTempPath, holdTempFile } from './temp-files.js';
 
 const writeChunk = promisify(writeAsync);
 
-export function getTempPath(target: string): string {
-  return join(dirname(target), `.${basename(target)}.sicksync-tmp-${randomBytes(6).toString('hex')}`);
-}
-
 export class AtomicWrite {
   private written = 0;
+  private closed = false;
 
   private constructor(
     private readonly target: string,
@@ -28,16 +25,20 @@ export class AtomicWrite {
     private readonly size: number,
     /** Holds the folder's times from before the temporary file appears until it is gone. */
     private readonly releaseFolder: () => void,
+    /** Keeps the sweep of stale temporary files away from this one while it is written. */
+    private readonly releaseTemp: () => void,
   ) {}
 
   static start(target: string, size: number, folders: FolderTimesKeeper): AtomicWrite {
     const temp = getTempPath(target);
     makeFolders(dirname(target));
     const release = folders.hold(target);
+    const releaseTemp = holdTempFile(temp);
     try {
-      return new AtomicWrite(target, temp, openSync(temp, 'wx', 0o600), size, release);
+      return new AtomicWrite(target, temp, openSync(temp, 'wx', 0o600), size, release, releaseTemp);
     } catch (error) {
       release();
+      releaseTemp();
       throw error;
     }
   }
@@ -71,22 +72,34 @@ export class AtomicWrite {
       const seconds = toUtimesSeconds(mtimeNs);
       futimesSync(this.fd, seconds, seconds);
     } finally {
-      closeSync(this.fd);
+      this.closeFile();
     }
     try {
       renameSync(this.temp, this.target);
+    } catch (error) {
+      rmSync(this.temp, { force: true });
+      throw error;
     } finally {
       this.releaseFolder();
+      this.releaseTemp();
     }
+  }
+
+  /** Closes the descriptor once: closing it twice could close a file that reused its number. */
+  private closeFile(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
   }
 
   abort(): void {
     try {
-      closeSync(this.fd);
+      this.closeFile();
     } catch {
-      // already closed by commit
+      // Nothing more to do with it.
     }
     rmSync(this.temp, { force: true });
     this.releaseFolder();
+    this.releaseTemp();
   }
 }

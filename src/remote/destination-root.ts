@@ -7,7 +7,7 @@
  * round trip, which dominated the cost of small files. File content is written asynchronously.
  */
 import { chmodSync, lstatSync, lutimesSync, renameSync, rmdirSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { getConflictPath } from '../shared/conflict-name.js';
 import { hasSameMtime, type Entry } from '../shared/entry.js';
 import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
@@ -16,11 +16,12 @@ import type { IgnoreRules } from '../shared/ignore-rules.js';
 import { validateLinkTarget } from '../shared/paths.js';
 import { scanTree } from '../shared/scan.js';
 import { getEntry } from '../shared/stat-entry.js';
-import { AtomicWrite, getTempPath } from './atomic-write.js';
+import { AtomicWrite } from './atomic-write.js';
 import { resolveInsideRoot } from './confine.js';
 import { toDestinationError } from './fs-errors.js';
 import { makeFolders, toUtimesSeconds } from './fs-helpers.js';
 import { FolderTimesKeeper } from './parent-times.js';
+import { getTempPath, isTempName, sweepTempFiles } from './temp-files.js';
 
 export interface OpResult {
   entry: Entry | null;
@@ -64,8 +65,14 @@ export class DestinationRoot {
     }
   }
 
-  scan() {
-    return scanTree(this.root, this.rules);
+  /** Also removes the temporary files a killed daemon left, which the scan itself never reports. */
+  async scan() {
+    const temps: string[] = [];
+    const snapshot = await scanTree(this.root, this.rules, '', (path, entry) => {
+      if (entry.kind !== 'dir' && isTempName(path)) temps.push(join(this.root, path));
+    });
+    if (temps.length > 0) this.folderTimes.keepAll(temps, () => sweepTempFiles(temps));
+    return snapshot;
   }
 
   async hash(paths: readonly string[]): Promise<Record<string, string | null>> {

@@ -10,6 +10,10 @@ const REASONS: Record<string, string> = {
   EISDIR: 'a folder is in the way',
   ENOTDIR: 'a file is in the way of a folder',
   ENAMETOOLONG: 'the name is too long',
+  EMFILE: 'the daemon has no file descriptors left (too many open files)',
+  ENFILE: 'the system has no file descriptors left (too many open files)',
+  EIO: 'input/output error',
+  ELOOP: 'too many levels of symlinks',
 };
 
 /** Turns an fs failure at a destination into an error a user can act on, keeping our own errors. */

@@ -70,6 +70,16 @@ export class FolderTimesKeeper {
     if (entry) entry.times = readTimes(folder);
   }
 
+  /** Runs a change touching several folders without moving their own times. */
+  keepAll<T>(targets: readonly string[], change: () => T): T {
+    const releases = targets.map((target) => this.hold(target));
+    try {
+      return change();
+    } finally {
+      for (const release of releases) release();
+    }
+  }
+
   /** Runs a change inside a folder without moving the folder's own times. */
   keep<T>(target: string, change: () => T): T {
     const release = this.hold(target);

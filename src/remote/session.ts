@@ -220,7 +220,7 @@ export class Session {
     } catch (error) {
       this.writes.delete(op);
       open.write.abort();
-      throw error;
+      throw toDestinationError(error, 'write', open.path);
     }
   }
 

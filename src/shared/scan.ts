@@ -22,8 +22,16 @@ function listFolder(absolute: string): string[] {
   }
 }
 
-/** Scans `root`, or only the folder `under` (relative to root) when given; paths stay relative to root. */
-export async function scanTree(root: string, rules: IgnoreRules, under = ''): Promise<Snapshot> {
+/**
+ * Scans `root`, or only the folder `under` (relative to root) when given; paths stay relative to root.
+ * `onIgnored` sees what the rules leave out (the daemon sweeps stale temporary files from it).
+ */
+export async function scanTree(
+  root: string,
+  rules: IgnoreRules,
+  under = '',
+  onIgnored?: (path: string, entry: Entry) => void,
+): Promise<Snapshot> {
   const snapshot: Snapshot = new Map();
   const folders: string[] = [under];
   let sinceYield = 0;
@@ -31,7 +39,11 @@ export async function scanTree(root: string, rules: IgnoreRules, under = ''): Pr
     for (const name of listFolder(join(root, folder))) {
       const path = folder ? `${folder}/${name}` : name;
       const entry = getEntry(join(root, path), path);
-      if (entry === null || rules.isIgnored(path, entry.kind === 'dir')) continue;
+      if (entry === null) continue;
+      if (rules.isIgnored(path, entry.kind === 'dir')) {
+        onIgnored?.(path, entry);
+        continue;
+      }
       snapshot.set(path, entry);
       if (entry.kind === 'dir') folders.push(path);
       if (++sinceYield >= YIELD_EVERY) {

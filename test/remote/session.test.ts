@@ -205,7 +205,7 @@ describe('atomic write', () => {
         },
         `${i + 1} chunk(s) reach the temporary file`,
       );
-      expect((await listTemps(root))[0]).toMatch(/^\.big\.bin\.sicksync-tmp-[0-9a-f]+$/);
+      expect((await listTemps(root))[0]).toMatch(/^\.big\.bin\.sicksync-tmp-\d+-[0-9a-f]+$/);
       expect((await readFile(join(root, 'big.bin'))).equals(old)).toBe(true);
       await client.send({ t: 'chunk', op, last: i === chunks.length - 2 }, chunk);
     }

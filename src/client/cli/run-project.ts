@@ -40,8 +40,18 @@ export async function runProject(project: ProjectConfig, options: RunOptions, re
     await sync.stop();
     return ExitCode.FAILURE;
   }
-  reporter.info('watching for changes (Ctrl-C to stop)');
-  await signal;
+  // "watching" is said once every destination that can be synced has caught up: before that,
+  // local changes are recorded and sent as soon as the destination is back.
+  const live = sync.destinations.filter((destination) => !destination.fatal);
+  const behind = live.filter((destination) => !destination.hasCaughtUp);
+  if (behind.length > 0) {
+    reporter.warn(`not caught up yet: ${behind.map((d) => d.label).join(', ')} (retrying; changes made meanwhile are kept and sent)`);
+  }
+  const caughtUp = Promise.all(live.map((destination) => destination.caughtUp)).then(() => 'caught-up' as const);
+  if ((await Promise.race([caughtUp, signal])) === 'caught-up') {
+    reporter.info('watching for changes (Ctrl-C to stop)');
+    await signal;
+  }
   reporter.info('stopping…');
   await sync.stop();
   return ExitCode.OK;

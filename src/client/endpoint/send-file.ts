@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import type { Entry } from '../../shared/entry.js';
 import { CHUNK_SIZE } from '../../shared/protocol.js';
 import { queueMessage, sendMessage } from '../../shared/socket-io.js';
+import { ErrorCode, SicksyncError, hasErrno, isErrnoException } from '../../shared/errors.js';
 import { SourceChangedError } from './endpoint.js';
 
 /**
@@ -17,8 +18,11 @@ import { SourceChangedError } from './endpoint.js';
  * is sent if it already changed), not for a small one, whose stat after reading decides anyway.
  */
 async function openSource(localRoot: string, entry: Entry, check = true): Promise<FileHandle> {
-  const handle = await open(join(localRoot, entry.path), 'r').catch(() => {
-    throw new SourceChangedError(`${entry.path} is gone`);
+  const handle = await open(join(localRoot, entry.path), 'r').catch((error: unknown) => {
+    // Gone or replaced since the scan: the watcher reports what it became. Anything else (no
+    // permission, an I/O error) will not fix itself by sending again, so it is named.
+    if (hasErrno(error, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR')) throw new SourceChangedError(`${entry.path} is gone`);
+    throw toSourceError(error, entry.path);
   });
   if (check && !(await isUnchanged(handle, entry))) {
     await handle.close();
@@ -32,6 +36,27 @@ async function isUnchanged(handle: FileHandle, entry: Entry): Promise<boolean> {
   return Number(stats.size) === entry.size && stats.mtimeNs.toString() === entry.mtimeNs;
 }
 
+/** A local file that cannot be read: named, with the reason, as the destination's errors are. */
+function toSourceError(error: unknown, path: string): SicksyncError {
+  const reason = isErrnoException(error) ? `${error.code ?? 'error'}: ${describeErrno(error)}` : String(error);
+  return new SicksyncError(ErrorCode.IO, `cannot read ${path} here: ${reason}`);
+}
+
+function describeErrno(error: NodeJS.ErrnoException): string {
+  if (error.code === 'EACCES' || error.code === 'EPERM') return 'permission denied';
+  if (error.code === 'EIO') return 'input/output error';
+  return error.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+}
+
+/** Reads into `buffer`, naming the file when the read itself fails. */
+async function readAt(handle: FileHandle, path: string, buffer: Buffer, offset: number, length: number, position: number) {
+  try {
+    return await handle.read(buffer, offset, length, position);
+  } catch (error) {
+    throw toSourceError(error, path);
+  }
+}
+
 export function isSmallFile(entry: Entry): boolean {
   return entry.size <= CHUNK_SIZE;
 }
@@ -43,7 +68,7 @@ export async function readSmallFile(localRoot: string, entry: Entry): Promise<Bu
     const buffer = Buffer.allocUnsafe(entry.size);
     let offset = 0;
     while (offset < entry.size) {
-      const { bytesRead } = await handle.read(buffer, offset, entry.size - offset, offset);
+      const { bytesRead } = await readAt(handle, entry.path, buffer, offset, entry.size - offset, offset);
       if (bytesRead === 0) break;
       offset += bytesRead;
     }
@@ -72,7 +97,7 @@ export async function streamFile(ws: WebSocket, op: number, entry: Entry, localR
     do {
       const length = Math.min(CHUNK_SIZE, entry.size - offset);
       const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      const { bytesRead } = await readAt(handle, entry.path, buffer, 0, length, offset);
       offset += bytesRead;
       const last = offset >= entry.size || bytesRead === 0;
       // Checked after every chunk, not only the last: a file still being written (a 200 MB copy)
@@ -82,11 +107,13 @@ export async function streamFile(ws: WebSocket, op: number, entry: Entry, localR
         throw new SourceChangedError(`${entry.path} changed while it was sent`);
       }
       const payload = buffer.subarray(0, bytesRead);
-      inFlight.push(
-        first
-          ? sendMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last }, payload)
-          : sendMessage(ws, { t: 'chunk', op, last }, payload),
-      );
+      const sent = first
+        ? sendMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last }, payload)
+        : sendMessage(ws, { t: 'chunk', op, last }, payload);
+      // Handled now, not only when awaited below: a connection that drops while the next chunk is
+      // read rejects every chunk still on its way, and an unhandled rejection would end the process.
+      sent.catch(() => undefined);
+      inFlight.push(sent);
       first = false;
       // Bounded memory: wait for the oldest chunk once enough are on their way.
       if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();

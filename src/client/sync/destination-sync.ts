@@ -69,6 +69,15 @@ export class DestinationSync {
   readonly settled = new Promise<void>((resolve) => {
     this.settle = resolve;
   });
+  hasCaughtUp = false;
+  private markCaughtUp: () => void = () => undefined;
+  /** Resolves once a catch-up has completed (never, for a destination that failed for good). */
+  readonly caughtUp = new Promise<void>((resolve) => {
+    this.markCaughtUp = resolve;
+  });
+  /** Refused operations are tried again on their own, with backoff, until they pass (live only). */
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryRound = 0;
 
   constructor(private readonly options: DestinationOptions) {}
 
@@ -93,6 +102,8 @@ export class DestinationSync {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.wake?.();
     await this.loop;
     await this.endpoint?.close();
@@ -184,6 +195,8 @@ export class DestinationSync {
     const took = ((Date.now() - started) / 1000).toFixed(1);
     this.options.reporter.info(`${this.label}: ${formatSummary(outcome)} in ${took} s`);
     this.state = 'watching';
+    this.hasCaughtUp = true;
+    this.markCaughtUp();
     this.settle();
   }
 
@@ -245,14 +258,49 @@ export class DestinationSync {
     }
     const outcome = await applyPlan(endpoint, plan.ops, this.options.localRoot, this.baseline);
     this.baselineChanged = true;
-    for (const path of plan.ops.map((op) => op.path)) this.failures.delete(path);
-    for (const [path, error] of outcome.failed) {
-      this.failures.set(path, error);
-      this.options.reporter.error(`${this.label}: ${error.message} (${error.code})`);
-    }
+    this.recordFailures(plan, outcome);
     for (const note of outcome.notes) this.options.reporter.warn(`${this.label}: ${note}`);
     this.markDirty(outcome.retry);
+    this.scheduleFailedRetry();
     return outcome;
+  }
+
+  /**
+   * A refusal is said once, when it starts or its reason changes, not at every retry; a path that
+   * passes after failing says so, so the last word about every file is on the screen.
+   */
+  private recordFailures(plan: PushPlan, outcome: ApplyOutcome): void {
+    for (const path of plan.ops.map((op) => op.path)) {
+      if (!this.failures.has(path) || outcome.failed.has(path) || outcome.retry.includes(path)) continue;
+      this.failures.delete(path);
+      this.options.reporter.info(`${this.label}: ${path}: synced now`);
+    }
+    for (const [path, error] of outcome.failed) {
+      const before = this.failures.get(path);
+      this.failures.set(path, error);
+      if (before?.message === error.message) continue;
+      const retry = !this.options.once && isRetryable(error) ? '; retrying' : '';
+      this.options.reporter.error(`${this.label}: ${error.message} (${error.code})${retry}`);
+    }
+  }
+
+  /**
+   * A write refused for a passing reason (a full disk, no descriptors left, a read-only mount) is
+   * tried again with backoff until it passes, without waiting for the next edit of that file.
+   */
+  private scheduleFailedRetry(): void {
+    if (this.options.once || this.retryTimer || this.stopping) return;
+    const paths = [...this.failures].filter(([, error]) => isRetryable(error)).map(([path]) => path);
+    if (paths.length === 0) {
+      this.retryRound = 0;
+      return;
+    }
+    const delay = BACKOFF_MS[Math.min(this.retryRound, BACKOFF_MS.length - 1)] ?? 5000;
+    this.retryRound += 1;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.markDirty(paths.filter((path) => this.failures.has(path)));
+    }, delay);
   }
 
   private saveTimer: NodeJS.Timeout | null = null;
