@@ -6,9 +6,12 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { attachSocket } from '../shared/socket-io.js';
+import { ErrorCode } from '../shared/errors.js';
+import { attachSocket, queueMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import { startHeartbeat } from '../shared/heartbeat.js';
+import { DaemonBudget } from './budget.js';
+import { DAEMON_LIMITS, MAX_FRAME_BYTES } from './limits.js';
 import { Session } from './session.js';
 import { claimSocket } from './socket-claim.js';
 import { startTcpListener, type ListenOptions } from './tcp-listener.js';
@@ -22,15 +25,14 @@ export interface DaemonOptions {
   listen?: ListenOptions;
 }
 
-/** Largest frame a client may send: one chunk plus its header, with room to spare. */
-const MAX_FRAME = 64 * 1024 * 1024;
-
 export class Daemon {
   private server: Server | null = null;
   private tcpServer: Server | null = null;
   private wss: WebSocketServer | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private clients = 0;
+  /** What all connections hold together (limits.ts). */
+  private readonly budget = new DaemonBudget();
   private stopped: Promise<void> | null = null;
   private resolveDone: () => void = () => undefined;
   readonly done = new Promise<void>((resolve) => {
@@ -61,7 +63,7 @@ export class Daemon {
       this.log(`refused a malformed HTTP request: ${error.message}`);
       socket.destroy();
     });
-    const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME });
+    const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME_BYTES });
     wss.on('error', (error) => this.log(`WebSocket server error: ${error.message}`));
     wss.on('wsClientError', (error, socket) => {
       this.log(`refused a malformed WebSocket upgrade: ${error.message}`);
@@ -70,7 +72,7 @@ export class Daemon {
     wss.on('connection', (ws, request) => {
       request.socket.on('error', () => undefined); // reported through the WebSocket's own 'error'
       attachSocket(ws, request.socket);
-      this.handleConnection(ws);
+      this.handleConnection(ws, request.socket);
     });
     await claimSocket(server, paths);
     this.server = server;
@@ -88,14 +90,21 @@ export class Daemon {
     this.scheduleIdleExit();
   }
 
-  private handleConnection(ws: import('ws').WebSocket): void {
-    this.clients += 1;
-    this.cancelIdleExit();
+  private handleConnection(ws: import('ws').WebSocket, socket: Duplex): void {
     // ws closes the connection itself after a protocol violation (bad opcode, RSV bits, unmasked or
     // oversized frame, invalid UTF-8: codes 1002, 1007, 1009); all that is left to do is to say so.
     ws.on('error', (error: Error & { code?: string }) => this.log(`dropped a client: ${error.code ?? 'error'}: ${error.message}`));
+    if (this.clients >= DAEMON_LIMITS.connections) {
+      const message = `the daemon already serves ${this.clients} connections: its limit is ${DAEMON_LIMITS.connections}. Close some and retry.`;
+      this.log(`refused a client: ${message}`);
+      queueMessage(ws, { t: 'error', error: { code: ErrorCode.LIMIT, message } });
+      ws.close(1013, ErrorCode.LIMIT); // 1013: try again later (RFC 6455 registry)
+      return;
+    }
+    this.clients += 1;
+    this.cancelIdleExit();
     startHeartbeat(ws, this.options.heartbeatMs, () => this.log('a client stopped answering pings; dropped'));
-    new Session(ws, (line) => this.log(line));
+    new Session(ws, (line) => this.log(line), { budget: this.budget, socket });
     ws.on('close', () => {
       this.clients -= 1;
       if (this.clients === 0) this.scheduleIdleExit();

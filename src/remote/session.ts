@@ -5,6 +5,7 @@
  */
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { ErrorCode, ProtocolError, SicksyncError, type WireError } from '../shared/errors.js';
 import { createIgnoreRules } from '../shared/ignore-rules.js';
@@ -13,14 +14,14 @@ import { getSortedEntries } from '../shared/scan.js';
 import { queueMessage, readMessage, sendMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import type { AtomicWrite } from './atomic-write.js';
+import { DaemonBudget, Slots } from './budget.js';
 import { DestinationRoot } from './destination-root.js';
 import { makeFolders } from './fs-helpers.js';
 import { toDestinationError } from './fs-errors.js';
+import { CONNECTION_LIMITS, DAEMON_LIMITS, getLimitError, isLimitError } from './limits.js';
 import { OpScheduler, type Footprint } from './op-scheduler.js';
 
 const SCAN_PAGE = 5000;
-/** Frames queued before the socket is paused: bounds memory whatever the client sends. */
-const QUEUE_HIGH_WATER = 64;
 
 /**
  * What a message touches, for the scheduler: its paths, and its write's id for streamed content.
@@ -66,10 +67,27 @@ export function resolveRoot(root: string): string {
   return root;
 }
 
+function getByteLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((total, part) => total + part.length, 0);
+  return data.byteLength;
+}
+
+export interface SessionOptions {
+  /** The daemon's totals, shared by its sessions (a session alone gets a budget of its own). */
+  budget?: DaemonBudget;
+  /** The byte stream under the WebSocket: its 'drain' says the client has read its answers. */
+  socket?: Duplex;
+}
+
 export class Session {
   private destination: DestinationRoot | null = null;
   private readonly writes = new Map<number, OpenWrite>();
-  private readonly scheduler = new OpScheduler();
+  private readonly budget: DaemonBudget;
+  private readonly scheduler: OpScheduler;
+  /** Bytes of frames received and not yet applied (limits.ts, CONNECTION_LIMITS.bufferedBytes). */
+  private buffered = 0;
+  private paused = false;
+  private readonly stopListening: () => void;
   /** Paths of writes whose chunks are still arriving, by op id, as of frame arrival. */
   private readonly writePaths = new Map<number, string>();
   /** Set once a frame was refused: nothing after it is trusted or applied. */
@@ -79,9 +97,40 @@ export class Session {
   constructor(
     private readonly ws: WebSocket,
     private readonly log: (line: string) => void,
+    options: SessionOptions = {},
   ) {
+    this.budget = options.budget ?? new DaemonBudget();
+    this.scheduler = new OpScheduler(new Slots(CONNECTION_LIMITS.runningOps), this.budget.running);
+    this.stopListening = this.budget.onBufferedLow(() => this.updateFlow());
+    options.socket?.on('drain', () => this.updateFlow());
     ws.on('message', (data, isBinary) => this.handleFrame(data, isBinary));
     ws.on('close', () => void this.handleClose());
+  }
+
+  /**
+   * Reads from the client only while this connection and the daemon as a whole are under their soft
+   * limits, and again once back under half of them: a client that sends faster than its operations
+   * are applied, or does not read its answers, waits in TCP instead of in the daemon's memory.
+   */
+  private updateFlow(): void {
+    if (this.closed) return;
+    const over =
+      this.scheduler.size >= CONNECTION_LIMITS.queuedOps ||
+      this.buffered >= CONNECTION_LIMITS.bufferedBytes ||
+      this.ws.bufferedAmount >= CONNECTION_LIMITS.outboundBytes ||
+      this.budget.isOverBuffered;
+    const under =
+      this.scheduler.size < CONNECTION_LIMITS.queuedOps / 2 &&
+      this.buffered < CONNECTION_LIMITS.bufferedBytes / 2 &&
+      this.ws.bufferedAmount < CONNECTION_LIMITS.outboundBytes / 2 &&
+      this.budget.isUnderHalfBuffered;
+    if (over && !this.paused) {
+      this.paused = true;
+      this.ws.pause();
+    } else if (under && this.paused) {
+      this.paused = false;
+      this.ws.resume();
+    }
   }
 
   private handleFrame(data: RawData, isBinary: boolean): void {
@@ -94,21 +143,31 @@ export class Session {
       this.refuse(error);
       return;
     }
-    if (this.scheduler.size >= QUEUE_HIGH_WATER) this.ws.pause();
+    const bytes = getByteLength(data);
+    this.buffered += bytes;
+    this.budget.addBuffered(bytes);
     const footprint = getFootprint(message, this.writePaths);
     if (message.t === 'write' && !message.last) this.writePaths.set(message.op, message.path);
     if ((message.t === 'chunk' && message.last) || message.t === 'abort') this.writePaths.delete(message.op);
     const req = 'req' in message ? message.req : undefined;
     void this.scheduler
       .schedule(footprint, () => this.handleMessage(message, payload))
-      .catch((error: unknown) => this.reply({ t: 'error', ...(req === undefined ? {} : { req }), error: toWireError(error) }))
+      .catch((error: unknown) =>
+        isLimitError(error)
+          ? this.refuse(error)
+          : this.reply({ t: 'error', ...(req === undefined ? {} : { req }), error: toWireError(error) }),
+      )
       .finally(() => {
-        if (this.scheduler.size < QUEUE_HIGH_WATER / 2 && !this.closed) this.ws.resume();
+        this.buffered -= bytes;
+        this.budget.releaseBuffered(bytes);
+        this.updateFlow();
       });
+    this.updateFlow();
   }
 
   /** A frame we cannot trust: say why, then close, since nothing after it can be interpreted. */
   private refuse(error: unknown): void {
+    if (this.refused) return;
     this.refused = true;
     const wire = toWireError(error);
     this.log(`refused a frame: ${wire.message}`);
@@ -127,15 +186,20 @@ export class Session {
   }
 
   private async handleMessage(message: ClientMessage, payload: Buffer): Promise<void> {
-    // Its client is gone: nobody will record the outcome, and the client plans again when it is back.
-    if (this.closed) return;
+    // Its client is gone (or was refused): nobody will record the outcome, and the client plans
+    // again when it is back.
+    if (this.closed || this.refused) return;
     if (message.t === 'hello') return this.handleHello(message);
     const destination = this.destination;
     if (!destination) throw new ProtocolError(`'${message.t}' before the handshake`);
     if ('op' in message) {
       await this.handleOp(destination, message, payload).then(
         (result) => result && this.reply({ t: 'ack', op: message.op, entry: result.entry, ...(result.note ? { note: result.note } : {}) }),
-        (error: unknown) => this.reply({ t: 'nack', op: message.op, error: toWireError(error) }),
+        (error: unknown) => {
+          // Over a hard limit, the connection ends (handleFrame); any other failure is this operation's.
+          if (isLimitError(error)) throw error;
+          this.reply({ t: 'nack', op: message.op, error: toWireError(error) });
+        },
       );
       return;
     }
@@ -192,16 +256,17 @@ export class Session {
         return destination.rename(message.from, message.to);
       case 'write': {
         if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
+        this.checkOpenWrites();
         const write = destination.beginWrite(message.path, message.size);
         this.writes.set(message.op, { path: message.path, mode: message.mode, mtimeNs: message.mtimeNs, write });
+        this.budget.openWrites += 1;
         return this.continueWrite(destination, message.op, payload, message.last);
       }
       case 'chunk':
         return this.continueWrite(destination, message.op, payload, message.last);
       case 'abort': {
         const open = this.writes.get(message.op);
-        this.writes.delete(message.op);
-        open?.write.abort();
+        if (open) this.forgetWrite(message.op).abort();
         return null; // the client gave the write up already; an answer would only race with that
       }
       default:
@@ -215,20 +280,50 @@ export class Session {
     try {
       await open.write.append(payload);
       if (!last) return null;
-      this.writes.delete(op);
+      this.forgetWrite(op);
       return destination.finishWrite(open.path, open.write, open.mode, open.mtimeNs);
     } catch (error) {
-      this.writes.delete(op);
+      if (this.writes.has(op)) this.forgetWrite(op);
       open.write.abort();
       throw toDestinationError(error, 'write', open.path);
     }
   }
 
+  /**
+   * Small files open and close within their operation, bounded by the operations running at once;
+   * only streamed writes stay open between frames, for as long as their client pleases.
+   */
+  private checkOpenWrites(): void {
+    if (this.writes.size >= CONNECTION_LIMITS.openWrites) {
+      throw getLimitError(
+        `this connection has ${this.writes.size} files open for writing`,
+        CONNECTION_LIMITS.openWrites,
+        'Finish or abort streamed writes before starting more.',
+      );
+    }
+    if (this.budget.openWrites >= DAEMON_LIMITS.openWrites) {
+      throw getLimitError(
+        `the daemon has ${this.budget.openWrites} files open for writing across all its clients`,
+        DAEMON_LIMITS.openWrites,
+        'Reconnect and retry once other clients have finished.',
+      );
+    }
+  }
+
+  /** Takes an open write out of the books (limits.ts counts it until then); returns it. */
+  private forgetWrite(op: number): AtomicWrite {
+    const open = this.writes.get(op);
+    if (!open) throw new ProtocolError(`write ${op} is not open`);
+    this.writes.delete(op);
+    this.budget.openWrites -= 1;
+    return open.write;
+  }
+
   private async handleClose(): Promise<void> {
     this.closed = true;
+    this.stopListening();
     await this.scheduler.drain();
     // A client that left mid-file leaves no temporary file behind.
-    for (const open of this.writes.values()) open.write.abort();
-    this.writes.clear();
+    for (const op of [...this.writes.keys()]) this.forgetWrite(op).abort();
   }
 }
