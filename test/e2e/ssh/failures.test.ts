@@ -45,12 +45,14 @@ describe('a failing destination', () => {
     const live = cli.startCli([], { cwd: root });
     try {
       await live.waitForLine(/^warning: down:~\/dest: cannot reach down .*connection refused.*; retrying in/, { timeoutMs: 20_000 });
-      await live.waitForLine(/watching for changes/, { timeoutMs: 20_000 });
+      // "watching" waits for every destination's catch-up (defect 15); the client says which is behind.
+      await live.waitForLine(/^warning: not caught up yet: down:~\/dest/, { timeoutMs: 20_000 });
       await put(path.join(root, 'while-down.txt'), 'written while down was down\n');
       await waitForSynced(up.path('dest'), root);
 
       await down.start();
       await waitForSynced(down.path('dest'), root, {}, 30_000);
+      await live.waitForLine(/watching for changes/, { timeoutMs: 20_000 });
     } finally {
       await live.stop();
     }
