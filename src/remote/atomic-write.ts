@@ -3,14 +3,18 @@
  * same folder (same filesystem, so rename is atomic), which replaces the target only when complete.
  * The folder's own times are read before the temporary file appears and put back once it is gone.
  */
-import { closeSync, fchmodSync, futimesSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { write as writeAsync } from 'node:fs';
 import { promisify } from 'node:util';
-import { basename, dirname } from 'node:path';
+import { basename, join } from 'node:path';
 import { ErrorCode, SicksyncError } from '../shared/errors.js';
-import { makeFolders, toUtimesSeconds } from './fs-helpers.js';
+import type { ConfinedRoot } from './confined-fs.js';
+import { toUtimesSeconds } from './fs-helpers.js';
 import type { FolderTimesKeeper } from './parent-times.js';
 import { getTempPath, holdTempFile } from './temp-files.js';
+
+/** O_EXCL: never through something already there, a symlink included. */
+const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
 
 const writeChunk = promisify(writeAsync);
 
@@ -19,7 +23,10 @@ export class AtomicWrite {
   private closed = false;
 
   private constructor(
+    private readonly confined: ConfinedRoot,
+    /** Relative to the root. */
     private readonly target: string,
+    /** The temporary file's name, in the target's folder. */
     private readonly temp: string,
     private readonly fd: number,
     private readonly size: number,
@@ -29,13 +36,18 @@ export class AtomicWrite {
     private readonly releaseTemp: () => void,
   ) {}
 
-  static start(target: string, size: number, folders: FolderTimesKeeper): AtomicWrite {
-    const temp = getTempPath(target);
-    makeFolders(dirname(target));
+  /**
+   * Opens the temporary file through the confined walk (its folders created on the way); the
+   * rename at commit walks again, so a folder swapped for a symlink meanwhile is refused then.
+   */
+  static start(confined: ConfinedRoot, target: string, size: number, folders: FolderTimesKeeper): AtomicWrite {
+    const tempPath = getTempPath(target);
+    const temp = basename(tempPath);
     const release = folders.hold(target);
-    const releaseTemp = holdTempFile(temp);
+    const releaseTemp = holdTempFile(join(confined.root, tempPath));
     try {
-      return new AtomicWrite(target, temp, openSync(temp, 'wx', 0o600), size, release, releaseTemp);
+      const fd = confined.inParent(target, true, (folder) => openSync(folder.at(temp), TEMP_FLAGS, 0o600));
+      return new AtomicWrite(confined, target, temp, fd, size, release, releaseTemp);
     } catch (error) {
       release();
       releaseTemp();
@@ -75,10 +87,14 @@ export class AtomicWrite {
       this.closeFile();
     }
     try {
-      renameSync(this.temp, this.target);
-    } catch (error) {
-      rmSync(this.temp, { force: true });
-      throw error;
+      this.confined.inParent(this.target, false, (folder, name) => {
+        try {
+          renameSync(folder.at(this.temp), folder.at(name));
+        } catch (error) {
+          removeQuietly(folder.at(this.temp));
+          throw error;
+        }
+      });
     } finally {
       this.releaseFolder();
       this.releaseTemp();
@@ -98,8 +114,20 @@ export class AtomicWrite {
     } catch {
       // Nothing more to do with it.
     }
-    rmSync(this.temp, { force: true });
+    try {
+      this.confined.inParent(this.target, false, (folder) => removeQuietly(folder.at(this.temp)));
+    } catch {
+      // Its folder is gone or was swapped: the temporary file went with it, or the next scan sweeps it.
+    }
     this.releaseFolder();
     this.releaseTemp();
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Gone already.
   }
 }

@@ -21,7 +21,8 @@ export function toDestinationError(error: unknown, action: string, path: string)
   if (error instanceof SicksyncError) return error;
   if (isErrnoException(error)) {
     const reason = REASONS[error.code ?? ''] ?? error.message;
-    return new SicksyncError(ErrorCode.IO, `cannot ${action} ${JSON.stringify(path)} at the destination: ${reason} (${error.code})`);
+    const code = error.code === 'ENAMETOOLONG' ? ErrorCode.PATH_TOO_LONG : ErrorCode.IO;
+    return new SicksyncError(code, `cannot ${action} ${JSON.stringify(path)} at the destination: ${reason} (${error.code})`);
   }
   return new SicksyncError(ErrorCode.IO, `cannot ${action} ${JSON.stringify(path)} at the destination: ${String(error)}`);
 }

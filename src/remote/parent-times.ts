@@ -1,22 +1,11 @@
-import { lstatSync, utimesSync, type BigIntStats } from 'node:fs';
-import { dirname } from 'node:path';
+import { fstatSync, futimesSync, type BigIntStats } from 'node:fs';
+import type { ConfinedRoot } from './confined-fs.js';
 import { toUtimesSeconds } from './fs-helpers.js';
 
-function readTimes(folder: string): BigIntStats | null {
-  try {
-    return lstatSync(folder, { bigint: true });
-  } catch {
-    return null;
-  }
-}
-
-function restoreTimes(folder: string, before: BigIntStats | null): void {
-  if (!before) return;
-  try {
-    utimesSync(folder, toUtimesSeconds(before.atimeNs), toUtimesSeconds(before.mtimeNs));
-  } catch {
-    // The folder went away meanwhile; nothing to keep.
-  }
+/** The folder a relative path is in ('' for the root). */
+function getParent(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
 }
 
 /**
@@ -29,27 +18,52 @@ function restoreTimes(folder: string, before: BigIntStats | null): void {
 export class FolderTimesKeeper {
   private static readonly byRoot = new Map<string, FolderTimesKeeper>();
 
+  private constructor(private readonly confined: ConfinedRoot) {}
+
   /**
    * One keeper per destination folder, shared by every session on it: a session whose client just
    * left may still be finishing a write while the reconnected client sets folder times.
    */
-  static forRoot(root: string): FolderTimesKeeper {
-    let keeper = FolderTimesKeeper.byRoot.get(root);
+  static forRoot(confined: ConfinedRoot): FolderTimesKeeper {
+    let keeper = FolderTimesKeeper.byRoot.get(confined.root);
     if (!keeper) {
-      keeper = new FolderTimesKeeper();
-      FolderTimesKeeper.byRoot.set(root, keeper);
+      keeper = new FolderTimesKeeper(confined);
+      FolderTimesKeeper.byRoot.set(confined.root, keeper);
     }
     return keeper;
   }
 
+  /** Read and put back through the confined walk: a folder swapped for a symlink is left alone. */
+  private readTimes(folder: string): BigIntStats | null {
+    try {
+      return this.confined.inFolder(folder, false, (open) => fstatSync(open.fd, { bigint: true }));
+    } catch {
+      return null;
+    }
+  }
+
+  private restoreTimes(folder: string, before: BigIntStats | null): void {
+    if (!before) return;
+    try {
+      this.confined.inFolder(folder, false, (open) =>
+        futimesSync(open.fd, toUtimesSeconds(before.atimeNs), toUtimesSeconds(before.mtimeNs)),
+      );
+    } catch {
+      // The folder went away meanwhile; nothing to keep.
+    }
+  }
+
   private readonly held = new Map<string, { count: number; times: BigIntStats | null }>();
 
-  /** Call before changing something in the folder of `target`; call the returned function after. */
+  /**
+   * Call before changing something in the folder of `target` (relative to the root); call the
+   * returned function after.
+   */
   hold(target: string): () => void {
-    const folder = dirname(target);
+    const folder = getParent(target);
     const known = this.held.get(folder);
     if (known) known.count += 1;
-    else this.held.set(folder, { count: 1, times: readTimes(folder) });
+    else this.held.set(folder, { count: 1, times: this.readTimes(folder) });
     let released = false;
     return () => {
       if (released) return;
@@ -57,7 +71,7 @@ export class FolderTimesKeeper {
       const entry = this.held.get(folder);
       if (!entry || --entry.count > 0) return;
       this.held.delete(folder);
-      restoreTimes(folder, entry.times);
+      this.restoreTimes(folder, entry.times);
     };
   }
 
@@ -67,7 +81,7 @@ export class FolderTimesKeeper {
    */
   refresh(folder: string): void {
     const entry = this.held.get(folder);
-    if (entry) entry.times = readTimes(folder);
+    if (entry) entry.times = this.readTimes(folder);
   }
 
   /** Runs a change touching several folders without moving their own times. */

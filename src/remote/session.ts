@@ -3,6 +3,7 @@
  * folder, applied in order wherever order matters (see op-scheduler.ts). A bad frame or a refused path is answered with an error for this
  * client only; the daemon and its other clients never notice.
  */
+import { realpathSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -221,12 +222,15 @@ export class Session {
       return;
     }
     const root = resolveRoot(hello.root);
+    let realRoot: string;
     try {
       makeFolders(root);
+      // Confinement works from the real path: a symlink in the root's own path is the user's choice.
+      realRoot = realpathSync.native(root);
     } catch (error) {
       throw toDestinationError(error, 'create the destination folder', root);
     }
-    this.destination = new DestinationRoot(root, createIgnoreRules(hello.excludes), hello.client);
+    this.destination = new DestinationRoot(realRoot, createIgnoreRules(hello.excludes), hello.client);
     this.log(`client ${hello.client} opened ${root}`);
     this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname() });
   }

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { ConfinedRoot } from './confined-fs.js';
 
 export const TEMP_MARK = '.sicksync-tmp-';
 
@@ -61,15 +62,20 @@ export function isStaleTempFile(path: string): boolean {
   return pid === process.pid || !isWriterAlive(pid);
 }
 
-/** Removes the stale ones among `paths` (absolute); returns those removed. Never follows a symlink. */
-export function sweepTempFiles(paths: readonly string[]): string[] {
+/**
+ * Removes the stale ones among `paths` (relative to the root); returns those removed. Through the
+ * confined walk: never follows a symlink, nor a folder swapped for one.
+ */
+export function sweepTempFiles(confined: ConfinedRoot, paths: readonly string[]): string[] {
   const removed: string[] = [];
   for (const path of paths) {
-    if (!isStaleTempFile(path)) continue;
+    if (!isStaleTempFile(join(confined.root, path))) continue;
     try {
-      if (lstatSync(path).isDirectory()) continue;
-      unlinkSync(path);
-      removed.push(path);
+      confined.inParent(path, false, (folder, name) => {
+        if (lstatSync(folder.at(name)).isDirectory()) return;
+        unlinkSync(folder.at(name));
+        removed.push(path);
+      });
     } catch {
       // Gone already, or not ours to remove (permissions): the next scan tries again.
     }

@@ -19,6 +19,8 @@ export function encodeFrame(message: Message, payload?: Uint8Array): Buffer {
   return payload && payload.length > 0 ? Buffer.concat([prefix, header, payload]) : Buffer.concat([prefix, header]);
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** Splits a frame into its parsed (not yet validated) header and its payload. */
 export function decodeFrame(data: Buffer): Frame {
   if (data.length < 4) throw new ProtocolError(`frame of ${data.length} bytes is shorter than its 4-byte header length`);
@@ -29,9 +31,16 @@ export function decodeFrame(data: Buffer): Frame {
   if (4 + headerLength > data.length) {
     throw new ProtocolError(`frame announces a ${headerLength}-byte header but holds ${data.length - 4} bytes`);
   }
+  let text: string;
+  try {
+    text = UTF8.decode(data.subarray(4, 4 + headerLength));
+  } catch {
+    // Decoding leniently would turn bad bytes into U+FFFD: a path the client never meant.
+    throw new ProtocolError('frame header is not valid UTF-8');
+  }
   let header: unknown;
   try {
-    header = JSON.parse(data.subarray(4, 4 + headerLength).toString('utf8'));
+    header = JSON.parse(text);
   } catch {
     throw new ProtocolError('frame header is not valid JSON');
   }

@@ -2,9 +2,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
 /** Content hash used when size and mtime leave doubt. SHA-256: in Node's core and fast with SHA-NI. */
-export async function getFileHash(absolutePath: string): Promise<string> {
+/** `file` is a path, or a descriptor opened for reading (closed once read). */
+export async function getFileHash(file: string | number): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(absolutePath, { highWaterMark: 1024 * 1024 })) {
+  const stream =
+    typeof file === 'number'
+      ? createReadStream('', { fd: file, highWaterMark: 1024 * 1024 })
+      : createReadStream(file, { highWaterMark: 1024 * 1024 });
+  for await (const chunk of stream) {
     hash.update(chunk as Buffer);
   }
   return hash.digest('hex');

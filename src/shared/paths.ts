@@ -2,7 +2,6 @@
  * Relative paths as they cross the wire, and the rules that keep them inside a root. Everything
  * here is lexical; `src/remote/confine.ts` adds the filesystem checks (symlinked parents).
  */
-import { posix } from 'node:path';
 import { ErrorCode, SicksyncError } from './errors.js';
 
 function refuse(path: string, why: string): never {
@@ -23,15 +22,31 @@ export function validateRelativePath(path: string): string {
 }
 
 /**
- * Throws unless a symlink at `linkPath` pointing to `target` resolves inside the root: an absolute
- * target, or one that climbs above the root, could be used to write outside it later.
+ * Throws unless a symlink at `linkPath` pointing to `target` stays inside the root whatever the
+ * rest of the tree holds. Checking the joined text is not enough: in `dot/..` the name `dot` may be
+ * (or later become) a symlink to `.`, and then `..` climbs from wherever it leads. So the target
+ * must be `..` components first, no more of them than the link's folder is deep, then names only:
+ * each name goes down into a real folder or into a link that passed this same check, and the
+ * kernel resolves a link's `..` from the folder the link is really in. An absolute target is refused.
  */
 export function validateLinkTarget(linkPath: string, target: string): string {
+  if (target.length === 0) refuse(linkPath, 'its link target is empty');
+  if (target.includes('\0')) refuse(linkPath, 'its link target contains a NUL byte');
   if (target.startsWith('/')) refuse(linkPath, `its link target ${JSON.stringify(target)} is absolute`);
-  const resolved = posix.normalize(posix.join(posix.dirname(linkPath), target));
-  if (resolved === '..' || resolved.startsWith('../')) {
-    refuse(linkPath, `its link target ${JSON.stringify(target)} leads outside the root`);
+  const depth = linkPath.split('/').length - 1;
+  let ups = 0;
+  let named = false;
+  for (const segment of target.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment !== '..') {
+      named = true;
+      continue;
+    }
+    if (named)
+      refuse(linkPath, `its link target ${JSON.stringify(target)} climbs with '..' after a name, which a symlink could lead anywhere`);
+    ups += 1;
   }
+  if (ups > depth) refuse(linkPath, `its link target ${JSON.stringify(target)} leads outside the root`);
   return target;
 }
 

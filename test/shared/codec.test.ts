@@ -196,6 +196,14 @@ describe('decodeFrame refuses malformed frames', () => {
   it.each(['', '{', '{"t":"scan",}', 'scan', '\u0000\u0001', '{"t":"scan"}}'])('a header that is not JSON: %j', (text) => {
     expectProtocolError(() => decodeFrame(getRawFrame(text)), /frame header is not valid JSON/);
   });
+
+  it('a header that is not valid UTF-8, even when lenient decoding would make valid JSON of it', () => {
+    // {"t":"hello","root":"/x/<0xff 0xfe>"}: decoded leniently, a root of U+FFFD the client never named.
+    const json = Buffer.concat([Buffer.from('{"t":"hello","root":"/x/'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const frame = Buffer.concat([Buffer.alloc(4), json]);
+    frame.writeUInt32BE(json.length, 0);
+    expectProtocolError(() => decodeFrame(frame), /frame header is not valid UTF-8/);
+  });
 });
 
 describe('validateClientMessage / validateDaemonMessage refuse malformed headers', () => {

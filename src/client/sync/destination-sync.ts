@@ -44,6 +44,8 @@ const FATAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.PATH_OUTSIDE_ROOT,
   ErrorCode.MODE_UNSUPPORTED,
   ErrorCode.SSH_FORWARDING,
+  ErrorCode.PATH_TOO_LONG,
+  ErrorCode.NAME_ENCODING,
 ]);
 
 function isRetryable(error: unknown): boolean {

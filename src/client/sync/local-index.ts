@@ -2,7 +2,8 @@
  * The project's local state, kept current from the watcher's batches: one index that every
  * destination reads, so a change is stat-ed once however many destinations there are.
  */
-import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { getParentPath, isInside, isSameStat, type Entry, type Snapshot } from '../../shared/entry.js';
 import type { IgnoreRules } from '../../shared/ignore-rules.js';
 import { isLinkTargetInside } from '../../shared/paths.js';
@@ -21,12 +22,23 @@ export class LocalIndex {
     private readonly warn: (line: string) => void,
   ) {}
 
-  /** Symlinks are kept as links only when they stay inside the root; others are left out. */
+  /**
+   * Symlinks are kept as links only when they stay inside the root (paths.ts says how that is told
+   * from the target's text); others are left out, each named once. A target that fails that test
+   * but really lands inside the project, such as `../proj/dir` from the project's own top folder,
+   * is sent in its plain form (`dir`): it points at the same file here and at every destination,
+   * whatever their folders are called.
+   */
   private isSyncable(entry: Entry): boolean {
     if (entry.kind !== 'symlink' || isLinkTargetInside(entry.path, entry.target ?? '')) return true;
+    const plain = getPlainLinkTarget(this.root, entry.path);
+    if (plain !== null) {
+      entry.target = plain;
+      return true;
+    }
     if (!this.warned.has(entry.path)) {
       this.warned.add(entry.path);
-      this.warn(`not syncing ${entry.path}: it is a symlink to ${entry.target}, outside the project`);
+      this.warn(`not syncing ${entry.path}: it is a symlink to ${entry.target}, which leads outside the project (or nowhere)`);
     }
     return false;
   }
@@ -62,7 +74,7 @@ export class LocalIndex {
     const changed = new Set<string>();
     for (const entry of (await scanTree(this.root, this.rules, folder)).values()) {
       const known = this.entries.get(entry.path);
-      if ((known && isSameStat(known, entry)) || !this.isSyncable(entry)) continue;
+      if (!this.isSyncable(entry) || (known && isSameStat(known, entry))) continue;
       this.entries.set(entry.path, entry);
       changed.add(entry.path);
     }
@@ -99,5 +111,23 @@ export class LocalIndex {
       this.appeared.push(path);
       for (const found of await this.scan(path)) changed.add(found.path);
     }
+  }
+}
+
+/**
+ * Where the link at `path` really leads, as a target of the form paths.ts accepts (`..` first, then
+ * names), when that is inside the project; null when it leads outside or to nothing.
+ */
+function getPlainLinkTarget(root: string, path: string): string | null {
+  // .native (libc's realpath): Node's own one applies `..` to the text before following links, so
+  // it resolves `dot/..` (with `dot -> .`) to the project itself instead of its parent.
+  try {
+    const realRoot = realpathSync.native(root);
+    const destination = realpathSync.native(join(root, path));
+    if (destination !== realRoot && !destination.startsWith(realRoot + sep)) return null;
+    const target = relative(realpathSync.native(dirname(join(root, path))), destination) || '.';
+    return isLinkTargetInside(path, target) ? target.split(sep).join('/') : null;
+  } catch {
+    return null;
   }
 }
