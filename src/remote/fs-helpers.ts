@@ -1,19 +1,20 @@
 /**
  * Small filesystem helpers of the daemon that work around Node's own.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { hasErrno } from '../shared/errors.js';
+import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
 
 /**
- * `mkdir -p` one level at a time. Node 20's `mkdirSync(path, { recursive: true })` never returns
- * when the kernel answers ENOENT for a parent that exists (e.g. under /proc); this one fails instead.
+ * `mkdir -p` one level at a time, for a destination root: symlinks on its way are followed (the
+ * user chose that path). Node 20's `mkdirSync(path, { recursive: true })` never returns when the
+ * kernel answers ENOENT for a parent that exists (e.g. under /proc); this one fails instead.
  */
 export function makeFolders(path: string, mode = 0o777): void {
   const missing: string[] = [];
   for (let current = path; ; current = dirname(current)) {
     try {
-      if (lstatSync(current).isDirectory()) break;
+      if (statSync(current).isDirectory()) break;
       mkdirSync(current, { mode }); // not a folder: let mkdir report EEXIST/ENOTDIR
     } catch (error) {
       if (!hasErrno(error, 'ENOENT') || dirname(current) === current) throw error;
@@ -25,7 +26,27 @@ export function makeFolders(path: string, mode = 0o777): void {
       mkdirSync(folder, { mode });
     } catch (error) {
       if (!hasErrno(error, 'EEXIST')) throw error;
+      const link = getDanglingTarget(folder);
+      if (link !== null) {
+        throw new SicksyncError(
+          ErrorCode.IO,
+          `${folder} is a symlink to ${link}, which does not exist: create that folder, or fix the link`,
+        );
+      }
+      if (!statSync(folder).isDirectory()) throw error;
     }
+  }
+}
+
+/** The target of `path` when it is a symlink leading nowhere; null otherwise. */
+function getDanglingTarget(path: string): string | null {
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return null;
+    statSync(path);
+    return null;
+  } catch (error) {
+    if (!hasErrno(error, 'ENOENT')) return null;
+    return readlinkSync(path);
   }
 }
 

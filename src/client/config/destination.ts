@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../../shared/errors.js';
 import type { SyncMode } from '../../shared/sync-mode.js';
@@ -135,15 +136,35 @@ function normalizeLocalLocation(location: string, options: NormalizeDestinationO
   }
   const absolute = location.startsWith('~') ? path.join(options.home, location.slice(1)) : path.resolve(options.projectRoot, location);
   const root = path.resolve(options.projectRoot);
-  // Lexical check: the destination may not exist yet, so its real path cannot be asked for.
-  if (absolute === root) {
-    fail(`"${location}" is the project folder itself; a destination must be another folder`);
-  } else if (isInside(root, absolute)) {
-    fail(`"${location}" is inside the project folder ${root}, which would sync the project into itself`);
-  } else if (isInside(absolute, root)) {
-    fail(`"${location}" contains the project folder ${root}, which would sync the project into itself`);
+  // By the text, and by where both really are: a symlinked alias of the project (or of a folder
+  // above it) must not let a destination nest the project into itself.
+  const realRoot = getRealPath(root);
+  const realDestination = getRealPath(absolute);
+  const through = realDestination === absolute && realRoot === root ? '' : ` (really ${realDestination})`;
+  if (absolute === root || realDestination === realRoot) {
+    fail(`"${location}" is the project folder itself${through}; a destination must be another folder`);
+  } else if (isInside(root, absolute) || isInside(realRoot, realDestination)) {
+    fail(`"${location}" is inside the project folder ${root}${through}, which would sync the project into itself`);
+  } else if (isInside(absolute, root) || isInside(realDestination, realRoot)) {
+    fail(`"${location}" contains the project folder ${root}${through}, which would sync the project into itself`);
   }
   return absolute;
+}
+
+/**
+ * The real path of `absolute`, which need not exist yet: the real path of its deepest existing
+ * folder, with the rest appended. libc's realpath (Node's own applies `..` before following links).
+ */
+function getRealPath(absolute: string): string {
+  const rest: string[] = [];
+  for (let current = absolute; ; current = path.dirname(current)) {
+    try {
+      return path.join(realpathSync.native(current), ...rest.reverse());
+    } catch {
+      if (path.dirname(current) === current) return absolute;
+      rest.push(path.basename(current));
+    }
+  }
 }
 
 function isInside(parent: string, child: string): boolean {
