@@ -3,7 +3,7 @@
  * and the rest of the project is synced. Root reads everything, so the client runs as `nobody`.
  */
 import { spawn } from 'node:child_process';
-import { chmod, chown, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,11 +54,21 @@ describe.skipIf(!canDropPrivileges)('defect 9: a source file that cannot be read
       await chown(owned, NOBODY, NOBODY);
     }
     await chmod(path.join(root, 'secret.txt'), 0o000); // root's, unreadable to nobody
+    await mkdir(path.join(root, 'locked'));
+    await writeFile(path.join(root, 'locked', 'inside.txt'), 'hidden\n');
+    await chmod(path.join(root, 'locked'), 0o755);
+    // A first run while the folder is readable puts its file at the destination.
+    expect((await runAsNobody(['--once'], root, home)).code).toBe(1); // secret.txt already fails
+    expect(await readFile(path.join(dest, 'locked', 'inside.txt'), 'utf8')).toBe('hidden\n');
+    await chmod(path.join(root, 'locked'), 0o700); // root's: nobody cannot list it now
 
     const result = await runAsNobody(['--once'], root, home);
 
     expect(result.code, result.output).toBe(1);
     expect(result.output).toMatch(/secret\.txt.*permission denied/);
+    expect(result.output).toMatch(/^error: cannot read folder "locked" here: permission denied; nothing in it is synced/m);
+    // What it holds is unknown, not gone: the destination's copy stays.
+    expect(await readFile(path.join(dest, 'locked', 'inside.txt'), 'utf8')).toBe('hidden\n');
     expect(await readFile(path.join(dest, 'readable.txt'), 'utf8')).toBe('fine\n');
   });
 });

@@ -29,7 +29,11 @@ export async function runProject(project: ProjectConfig, options: RunOptions, re
     for (const destination of sync.destinations) {
       if (!destination.isConverged) reporter.error(`${destination.label}: not converged (${ErrorCode.NOT_CONVERGED})`);
     }
-    reporter.info(converged ? 'all destinations up to date' : 'some destinations did not converge');
+    const destinationsConverged = sync.destinations.every((destination) => destination.isConverged);
+    if (converged) reporter.info('all destinations up to date');
+    else if (destinationsConverged)
+      reporter.info(`destinations up to date except for ${sync.problemCount} paths named above, which were not synced`);
+    else reporter.info('some destinations did not converge');
     return converged ? ExitCode.OK : ExitCode.FAILURE;
   }
   const signal = waitForSignal();

@@ -27,6 +27,8 @@ export interface DestinationOptions {
   deleteGuard: number;
   force: boolean;
   deleteExtraneous: boolean;
+  /** Paths of the project it could not read: left alone at the destination (plan-push.ts). */
+  isLocalUnknown?: (path: string) => boolean;
   /** Stop after the first catch-up instead of following live changes. */
   once: boolean;
 }
@@ -187,6 +189,7 @@ export class DestinationSync {
       baseline: this.baseline,
       deleteExtraneous: this.options.deleteExtraneous,
       verifyContent: true,
+      isUnknown: this.options.isLocalUnknown,
     };
     let plan = getPushPlan(input);
     if (plan.needHashes.length > 0) plan = getPushPlan({ ...input, hashes: await this.getHashes(endpoint, plan.needHashes) });
@@ -239,6 +242,7 @@ export class DestinationSync {
         paths,
         deleteExtraneous: false,
         verifyContent: false,
+        isUnknown: this.options.isLocalUnknown,
       });
       const outcome = await this.apply(endpoint, plan);
       if (outcome.applied > 0) this.options.reporter.info(`${this.label}: ${formatSummary(outcome)}`);

@@ -7,11 +7,14 @@ import { dirname, join, relative, sep } from 'node:path';
 import { getParentPath, isInside, isSameStat, type Entry, type Snapshot } from '../../shared/entry.js';
 import type { IgnoreRules } from '../../shared/ignore-rules.js';
 import { isLinkTargetInside } from '../../shared/paths.js';
-import { scanTree } from '../../shared/scan.js';
+import { scanTree, type ScanProblem } from '../../shared/scan.js';
+import { ErrorCode, hasErrno } from '../../shared/errors.js';
 import { getEntry } from '../../shared/stat-entry.js';
 
 export class LocalIndex {
   readonly entries: Snapshot = new Map();
+  /** Paths the scans could not take in (undecodable names, overlong paths, unreadable folders). */
+  readonly problems = new Map<string, ScanProblem>();
   private readonly warned = new Set<string>();
   /** Folders that appeared since the last call of takeAppearedFolders(). */
   private appeared: string[] = [];
@@ -20,7 +23,35 @@ export class LocalIndex {
     readonly root: string,
     private readonly rules: IgnoreRules,
     private readonly warn: (line: string) => void,
+    /** Says what a scan could not take in, once per path and reason. */
+    private readonly error: (problem: ScanProblem) => void = () => undefined,
   ) {}
+
+  /** Inside a folder that could not be read, or a path too long to reach: what it holds is unknown. */
+  isUnknown(path: string): boolean {
+    if (this.problems.size === 0) return false;
+    for (const [problem, error] of this.problems) {
+      if (isInside(path, problem) || (path === problem && error.code === ErrorCode.PATH_TOO_LONG)) return true;
+    }
+    return false;
+  }
+
+  /** Problems said already, so a folder read again does not repeat them. */
+  private readonly reported = new Map<string, string>();
+
+  private readonly noteProblem = (problem: ScanProblem): void => {
+    this.problems.set(problem.path, problem);
+    if (this.reported.get(problem.path) === problem.message) return;
+    this.reported.set(problem.path, problem.message);
+    this.error(problem);
+  };
+
+  /** A folder about to be read again: its problems are found again, or are gone. */
+  private forgetProblems(folder: string): void {
+    for (const path of [...this.problems.keys()]) {
+      if (path === folder || isInside(path, folder)) this.problems.delete(path);
+    }
+  }
 
   /**
    * Symlinks are kept as links only when they stay inside the root (paths.ts says how that is told
@@ -44,7 +75,10 @@ export class LocalIndex {
   }
 
   async scan(under = ''): Promise<Entry[]> {
-    const found = [...(await scanTree(this.root, this.rules, under)).values()].filter((entry) => this.isSyncable(entry));
+    this.forgetProblems(under);
+    const found = [...(await scanTree(this.root, this.rules, under, undefined, this.noteProblem)).values()].filter((entry) =>
+      this.isSyncable(entry),
+    );
     for (const entry of found) this.entries.set(entry.path, entry);
     return found;
   }
@@ -71,8 +105,9 @@ export class LocalIndex {
 
   /** Reads `folder` again and records what is new or different there; returns those paths. */
   async rescan(folder: string): Promise<Set<string>> {
+    this.forgetProblems(folder);
     const changed = new Set<string>();
-    for (const entry of (await scanTree(this.root, this.rules, folder)).values()) {
+    for (const entry of (await scanTree(this.root, this.rules, folder, undefined, this.noteProblem)).values()) {
       const known = this.entries.get(entry.path);
       if (!this.isSyncable(entry) || (known && isSameStat(known, entry))) continue;
       this.entries.set(entry.path, entry);
@@ -95,8 +130,25 @@ export class LocalIndex {
     return changed;
   }
 
+  /**
+   * The watcher names files by decoded text: a name that is not valid UTF-8 arrives with U+FFFD in
+   * it and is found nowhere; reading its folder again (as bytes) reports it. So does a path too
+   * long to stat.
+   */
+  private readEntry(path: string): Entry | null {
+    try {
+      const entry = getEntry(join(this.root, path), path);
+      if (entry === null && path.includes('\uFFFD')) void this.rescan(getParentPath(path)).catch(() => undefined);
+      return entry;
+    } catch (error) {
+      if (!hasErrno(error, 'ENAMETOOLONG')) throw error;
+      void this.rescan(getParentPath(path)).catch(() => undefined);
+      return null;
+    }
+  }
+
   private async refresh(path: string, changed: Set<string>): Promise<void> {
-    const entry = getEntry(join(this.root, path), path);
+    const entry = this.readEntry(path);
     if (!entry || this.rules.isIgnored(path, entry.kind === 'dir') || !this.isSyncable(entry)) {
       if (this.entries.has(path)) this.remove(path, changed);
       return;

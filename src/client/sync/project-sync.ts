@@ -68,7 +68,12 @@ export class ProjectSync {
   async start(): Promise<void> {
     const { project, reporter } = this;
     const rules = await loadProjectRules(project);
-    const index = new LocalIndex(project.root, rules, (line) => reporter.warn(line));
+    const index = new LocalIndex(
+      project.root,
+      rules,
+      (line) => reporter.warn(line),
+      (problem) => reporter.error(`${problem.message} (${problem.code})`),
+    );
     this.index = index;
     let scanned = false;
     const early: Set<string>[] = [];
@@ -97,6 +102,7 @@ export class ProjectSync {
           deleteGuard: project.deleteGuard,
           force: this.options.force,
           deleteExtraneous: this.options.deleteExtraneous,
+          isLocalUnknown: (path) => index.isUnknown(path),
           once: this.options.once,
         }),
       );
@@ -137,8 +143,14 @@ export class ProjectSync {
     this.rescans.add(timer);
   }
 
+  /** Paths of the project the scans could not take in (each was reported). */
+  get problemCount(): number {
+    return this.index?.problems.size ?? 0;
+  }
+
+  /** Every destination is up to date, and nothing of the project was left out for a reason it could not help. */
   get isConverged(): boolean {
-    return this.destinations.every((destination) => destination.isConverged);
+    return (this.index?.problems.size ?? 0) === 0 && this.destinations.every((destination) => destination.isConverged);
   }
 
   async stop(): Promise<void> {

@@ -56,6 +56,7 @@ export function getPushPlan(input: PushPlanInput): PushPlan {
   const agreed: [string, BaselineRecord][] = [];
   const forgotten: string[] = [];
   for (const path of paths) {
+    if (input.isUnknown?.(path)) continue;
     const local = input.local.get(path);
     const there = remote.get(path);
     const decision = decidePush(

@@ -30,6 +30,11 @@ export interface PushPlanInput {
   verifyContent: boolean;
   /** Content hashes fetched for the paths a previous call listed in `needHashes`. */
   hashes?: { local: Map<string, string | null>; remote: Map<string, string | null> };
+  /**
+   * Paths whose local state could not be read (inside an unreadable folder, too long): nothing is
+   * planned for them, so what the destination holds there is neither deleted nor replaced.
+   */
+  isUnknown?: (path: string) => boolean;
 }
 
 export interface PushPlan {
