@@ -6,12 +6,13 @@
 import { ErrorCode, ExitCode, SicksyncError } from '../shared/errors.js';
 import { getHeartbeatMs, getIdleGraceMs } from '../shared/timing.js';
 import { VERSION } from '../shared/version.js';
+import { runBridge } from './bridge.js';
 import { getDaemonStatus, runDaemon, startDaemon, stopDaemon } from './commands.js';
 import { getStatePaths } from './state-dir.js';
 import { getListenOptions } from './tcp-listener.js';
 
 const USAGE =
-  'usage: sicksync remote daemon|start-daemon|stop|status [--grace MS] [--listen ws://HOST:PORT|wss://HOST:PORT --cert PEM --key PEM] [--token-file FILE]';
+  'usage: sicksync remote daemon|start-daemon|stop|status|bridge [--grace MS] [--listen ws://HOST:PORT|wss://HOST:PORT --cert PEM --key PEM] [--token-file FILE]';
 
 function readOption(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -55,13 +56,15 @@ export async function runRemoteMain(args: string[], script: string): Promise<num
     case 'stop':
       process.stdout.write(`${await stopDaemon(paths)}\n`);
       return ExitCode.OK;
+    case 'bridge':
+      return runBridge(paths);
     case 'status': {
       const status = await getDaemonStatus(paths);
       process.stdout.write(`${status.line}\n`);
       return status.running ? ExitCode.OK : ExitCode.FAILURE;
     }
     case undefined:
-      throw new SicksyncError(ErrorCode.USAGE, `name a remote command: daemon, start-daemon, stop or status. ${USAGE}`);
+      throw new SicksyncError(ErrorCode.USAGE, `name a remote command: daemon, start-daemon, stop, status or bridge. ${USAGE}`);
     default:
       throw new SicksyncError(ErrorCode.USAGE, `unknown remote command ${JSON.stringify(args[1])}. ${USAGE}`);
   }

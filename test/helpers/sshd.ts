@@ -73,6 +73,10 @@ export interface SshHostOptions {
   withNode?: boolean;
   /** Record the host key in the client's known_hosts (default true). */
   trusted?: boolean;
+  /** sshd_config lines put first (sshd keeps the first value of a keyword): `DisableForwarding yes`. */
+  extraConfig?: string[];
+  /** Options in front of the client's key in authorized_keys: `restrict`, `command="..."`. */
+  keyOptions?: string;
 }
 
 export async function createSshHost(options: SshHostOptions): Promise<SshHost> {
@@ -88,12 +92,13 @@ export async function createSshHost(options: SshHostOptions): Promise<SshHost> {
   const hostKey = join(root, 'host_key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   const clientPub = ensureClientKey(clientHome);
-  writeFileSync(join(root, 'authorized_keys'), `${clientPub}\n`, { mode: 0o600 });
+  writeFileSync(join(root, 'authorized_keys'), `${options.keyOptions ? `${options.keyOptions} ` : ''}${clientPub}\n`, { mode: 0o600 });
   const port = await getFreePort(address);
   const config = join(root, 'sshd_config');
   writeFileSync(
     config,
     [
+      ...(options.extraConfig ?? []),
       `Port ${port}`,
       `ListenAddress ${address}`,
       `HostKey ${hostKey}`,

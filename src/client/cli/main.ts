@@ -69,7 +69,8 @@ function defineRemote(cli: Argv, args: string[], done: (code: number) => void): 
     .command('start-daemon', 'start the daemon detached unless one runs; print one ready line', {}, run)
     .command('stop', 'stop the daemon', {}, run)
     .command('status', 'say whether a daemon runs (exit 0) or not (exit 1)', {}, run)
-    .demandCommand(1, 'name a remote command: daemon, start-daemon, stop or status');
+    .command('bridge', "join stdin and stdout to the daemon's socket (used over SSH where forwarding is refused)", {}, run)
+    .demandCommand(1, 'name a remote command: daemon, start-daemon, stop, status or bridge');
 }
 
 function buildCli(args: string[], done: (code: number) => void): Argv {
@@ -145,7 +146,7 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
       printLines(await runList({ home }));
       done(ExitCode.OK);
     })
-    .command('remote', 'the remote side: daemon | start-daemon | stop | status', (y) => defineRemote(y, args, done))
+    .command('remote', 'the remote side: daemon | start-daemon | stop | status | bridge', (y) => defineRemote(y, args, done))
     .strict()
     .version(VERSION)
     .help()

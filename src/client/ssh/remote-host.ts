@@ -49,7 +49,8 @@ export async function probeHost(session: SshSession): Promise<RemoteInfo> {
   if (!home?.startsWith('/')) {
     throw new SicksyncError(
       ErrorCode.SSH,
-      `cannot find the home folder on ${session.label} (exit ${result.code}): ${result.stderr.trim() || 'no answer'}`,
+      `cannot find the home folder on ${session.label} (exit ${result.code}): ${result.stderr.trim() || 'no answer'}. ` +
+        'sicksync runs commands over SSH there; a ForceCommand in sshd_config or a command= on this key in ~/.ssh/authorized_keys replaces them.',
     );
   }
   return { home, nodeVersion: values.get('node') || null, sicksyncVersion: values.get('sicksync') || null };

@@ -44,6 +44,14 @@ export function parseJumpHost(spec: string): SshTarget {
   return target;
 }
 
+/** The server will not forward to a Unix socket (AllowStreamLocalForwarding, DisableForwarding, restrict). */
+export class ForwardingRefusedError extends Error {}
+
+export interface CommandStream {
+  stream: Duplex;
+  exited: Promise<{ code: number | null; stderr: string }>;
+}
+
 export class SshSession {
   private closed = false;
   private readonly closeListeners: ((reason: string) => void)[] = [];
@@ -156,12 +164,45 @@ export class SshSession {
     });
   }
 
-  /** A byte stream to a Unix socket on the host (OpenSSH streamlocal forwarding). */
+  /**
+   * A byte stream to a Unix socket on the host (OpenSSH streamlocal forwarding). Refused by the
+   * server's policy, it fails with ForwardingRefusedError; for a socket nobody listens on, with the
+   * channel's own error.
+   */
   openSocket(socketPath: string): Promise<Duplex> {
     return this.withTimeout(
       `opening ${socketPath}`,
       new Promise((resolve, reject) => {
-        this.client.openssh_forwardOutStreamLocal(socketPath, (error, stream) => (error ? reject(error) : resolve(stream)));
+        this.client.openssh_forwardOutStreamLocal(socketPath, (error, stream) => {
+          if (!error) return resolve(stream);
+          // RFC 4254 5.1: reason 1 is SSH_OPEN_ADMINISTRATIVELY_PROHIBITED.
+          reject((error as Error & { reason?: number }).reason === 1 ? new ForwardingRefusedError(error.message) : error);
+        });
+      }),
+    );
+  }
+
+  /**
+   * A command's channel as a byte stream (for `remote bridge`): its stdout is what the stream
+   * reads, its stdin what it writes. `exited` says how it ended, with the end of its stderr.
+   */
+  openCommandStream(command: string): Promise<CommandStream> {
+    return this.withTimeout(
+      `running ${command.split(' ')[0] ?? 'a command'}`,
+      new Promise((resolve, reject) => {
+        this.client.exec(command, (error, stream) => {
+          if (error) return reject(new SicksyncError(ErrorCode.SSH, `cannot run a command on ${this.label}: ${error.message}`));
+          let stderr = '';
+          stream.on('error', () => undefined); // torn down with its connection; 'close' follows
+          stream.stderr.on('error', () => undefined);
+          stream.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
+          const exited = new Promise<{ code: number | null; stderr: string }>((done) => {
+            let code: number | null = null;
+            stream.once('exit', (exitCode: number | null) => (code = exitCode));
+            stream.once('close', () => done({ code, stderr: stderr.trim() }));
+          });
+          resolve({ stream, exited });
+        });
       }),
     );
   }

@@ -54,7 +54,9 @@ export class ProjectSync {
   private ssh: Promise<SshConnector> | null = null;
 
   private connectSsh: Connector = async (spec, hello) => {
-    this.ssh ??= import('../ssh/ssh-connector.js').then(({ SshConnector }) => new SshConnector());
+    this.ssh ??= import('../ssh/ssh-connector.js').then(
+      ({ SshConnector }) => new SshConnector({ notice: (line) => this.reporter.warn(line) }),
+    );
     return (await this.ssh).connect(spec, hello);
   };
 
