@@ -35,6 +35,26 @@ function corkUntilNextTurn(ws: WebSocket): void {
   });
 }
 
+/**
+ * Sends still waiting for their write callback, per connection. A stream under the WebSocket that
+ * is torn down (an SSH channel whose connection died) may never call back the write it was
+ * holding; the close of the WebSocket settles those instead, so no sender waits forever.
+ */
+const pendingSends = new WeakMap<WebSocket, Set<(error: Error) => void>>();
+
+function getPendingSends(ws: WebSocket): Set<(error: Error) => void> {
+  let pending = pendingSends.get(ws);
+  if (!pending) {
+    const created = new Set<(error: Error) => void>();
+    pending = created;
+    pendingSends.set(ws, created);
+    ws.once('close', () => {
+      for (const fail of [...created]) fail(new ProtocolError('connection is closed'));
+    });
+  }
+  return pending;
+}
+
 /** Resolves once the frame is handed to the socket (use it for backpressure); rejects if the socket is gone. */
 export function sendMessage(ws: WebSocket, message: Message, payload?: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -42,8 +62,18 @@ export function sendMessage(ws: WebSocket, message: Message, payload?: Uint8Arra
       reject(new ProtocolError('connection is closed'));
       return;
     }
+    const pending = getPendingSends(ws);
+    const fail = (error: Error): void => {
+      pending.delete(fail);
+      reject(error);
+    };
+    pending.add(fail);
     corkUntilNextTurn(ws);
-    ws.send(encodeFrame(message, payload), { binary: true }, (error) => (error ? reject(error) : resolve()));
+    ws.send(encodeFrame(message, payload), { binary: true }, (error) => {
+      pending.delete(fail);
+      if (error) reject(error);
+      else resolve();
+    });
   });
 }
 

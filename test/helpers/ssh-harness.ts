@@ -37,6 +37,10 @@ export interface HostOptions {
   alias: string;
   withNode?: boolean;
   trusted?: boolean;
+  /** sshd_config lines that take precedence over the defaults (`DisableForwarding yes`). */
+  extraConfig?: string[];
+  /** authorized_keys options for the client's key (`restrict`). */
+  keyOptions?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,11 +123,14 @@ export class SshHarness {
   /**
    * The host goes away as a crashed or rebooted machine's sshd would: the listener stops and every
    * open SSH connection to it is cut. (Stopping the listener alone leaves the connections it
-   * accepted running, since each is served by a process of its own.)
+   * accepted running, since each is served by a process of its own.) With `hard`, every one of
+   * them, the listener included, gets SIGKILL.
    */
-  async cutHost(host: TestHost): Promise<void> {
+  async cutHost(host: TestHost, { hard = false }: { hard?: boolean } = {}): Promise<void> {
     const pid = Number((await readFile(path.join(host.root, 'sshd.pid'), 'utf8')).trim());
     const sessions = await listDescendants(pid);
+    // hard: kill -9 of the listener too, as an OOM killer or a crash would.
+    if (hard) killQuietly(pid, 'SIGKILL');
     await host.stop();
     for (const child of sessions) killQuietly(child, 'SIGKILL');
   }

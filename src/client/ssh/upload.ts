@@ -30,7 +30,7 @@ async function writeFileAtomically(sftp: SFTPWrapper, path: string, content: Buf
   const temp = `${path}.upload-${process.pid}`;
   await new Promise<void>((resolve, reject) => {
     const stream = sftp.createWriteStream(temp, { mode });
-    stream.once('error', reject);
+    stream.on('error', reject); // `on`: a second error (the channel dying after the first) must not go unhandled
     stream.once('close', () => resolve());
     stream.end(content);
   });
@@ -52,6 +52,8 @@ async function makeFolders(sftp: SFTPWrapper, folders: string[]): Promise<void> 
 
 export async function uploadFile(session: SshSession, content: Buffer, target: string, digest: string): Promise<void> {
   const sftp = await session.sftp();
+  // The SFTP channel errors when its connection dies mid-upload; the pending call fails with it.
+  sftp.on('error', () => undefined);
   try {
     if ((await readText(sftp, `${target}.sha256`)) === digest) return;
     const folder = target.slice(0, target.lastIndexOf('/'));
