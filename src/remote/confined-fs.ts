@@ -6,10 +6,12 @@
  *
  * Node has no openat(), renameat() or unlinkat(); `/proc/self/fd/<fd>/<name>` is their equivalent
  * on Linux: the kernel resolves `/proc/self/fd/<fd>` to the open folder itself (not to a path
- * string) and looks up only `<name>` in it. The remaining window is the one openat() has too: a
- * folder moved elsewhere by someone else while an operation holds it (README, "Safety").
+ * string) and looks up only `<name>` in it. Before acting, the folder's current path (readlink of
+ * its descriptor) must still be where the walk found it; what remains is the microseconds between
+ * that check and the call, the window openat() leaves as well (README, "Confinement").
  */
-import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, utimesSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
@@ -25,8 +27,14 @@ export interface OpenFolder {
   at(name: string): string;
 }
 
-function toOpenFolder(fd: number): OpenFolder {
-  return { fd, at: (name) => `/proc/self/fd/${fd}/${name}` };
+/**
+ * Without /proc (macOS, BSD), names are reached by path from the folder just checked: each
+ * operation still checks every folder on its way, with a window between check and use.
+ */
+const HAS_PROC_FD = existsSync('/proc/self/fd');
+
+function toOpenFolder(fd: number, path: string): OpenFolder {
+  return { fd, at: HAS_PROC_FD ? (name) => `/proc/self/fd/${fd}/${name}` : (name) => join(path, name) };
 }
 
 function splitParent(path: string): [string, string] {
@@ -48,12 +56,19 @@ export class ConfinedRoot {
     try {
       let walked = '';
       for (const segment of folder === '' ? [] : folder.split('/')) {
+        const parent = toOpenFolder(fd, join(this.root, walked));
         walked = walked ? `${walked}/${segment}` : segment;
-        const next = this.openChild(toOpenFolder(fd), segment, walked, create, forPath);
+        const next = this.openChild(parent, segment, walked, create, forPath);
         closeSync(fd);
         fd = next;
       }
-      return work(toOpenFolder(fd));
+      const expected = join(this.root, walked);
+      // Each step was a real folder when it was opened; one moved away since (out of the root, or
+      // deleted) is no place to write. The kernel knows where the open folder is now.
+      if (HAS_PROC_FD && walked !== '' && readlinkSync(`/proc/self/fd/${fd}`) !== expected) {
+        throw new SicksyncError(ErrorCode.PATH_OUTSIDE_ROOT, `refused path ${JSON.stringify(forPath)}: its folder was moved while in use`);
+      }
+      return work(toOpenFolder(fd, expected));
     } finally {
       closeSync(fd);
     }
@@ -70,12 +85,21 @@ export class ConfinedRoot {
    * there: through an O_PATH handle on the inode found, checked to be no symlink.
    */
   setModeAndTimes(folder: OpenFolder, name: string, mode: number | null, seconds: number | null): void {
-    const fd = openSync(folder.at(name), O_PATH | O_NOFOLLOW);
-    try {
-      const inode = `/proc/self/fd/${fd}`;
-      if (fstatSync(fd).isSymbolicLink()) throw new SicksyncError(ErrorCode.IO, `${JSON.stringify(name)} became a symlink`);
+    const change = (inode: string): void => {
       if (mode !== null) chmodSync(inode, mode);
       if (seconds !== null) utimesSync(inode, seconds, seconds);
+    };
+    const refuse = (): never => {
+      throw new SicksyncError(ErrorCode.IO, `cannot set mode and times of ${JSON.stringify(name)}: it became a symlink`);
+    };
+    if (!HAS_PROC_FD) {
+      if (lstatSync(folder.at(name)).isSymbolicLink()) refuse();
+      return change(folder.at(name));
+    }
+    const fd = openSync(folder.at(name), O_PATH | O_NOFOLLOW);
+    try {
+      if (fstatSync(fd).isSymbolicLink()) refuse();
+      change(`/proc/self/fd/${fd}`);
     } finally {
       closeSync(fd);
     }

@@ -16,13 +16,21 @@ function openOnSocket(socketPath: string, description: string, hello: HelloOptio
   });
 }
 
+/**
+ * No daemon (ENOENT, ECONNREFUSED), or one that was exiting after its grace period just as we
+ * came (ECONNRESET, EPIPE before the handshake): start one and try again.
+ */
+const NO_DAEMON = ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'] as const;
+const ATTEMPTS = 3;
+
 export async function connectLocalDaemon(description: string, hello: HelloOptions): Promise<DaemonConnection> {
   const paths = getStatePaths();
-  try {
-    return await openOnSocket(paths.socket, description, hello);
-  } catch (error) {
-    if (!hasErrno(error, 'ENOENT', 'ECONNREFUSED')) throw error;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await openOnSocket(paths.socket, description, hello);
+    } catch (error) {
+      if (!hasErrno(error, ...NO_DAEMON) || attempt === ATTEMPTS) throw error;
+    }
+    await startDaemon({ paths, graceMs: getIdleGraceMs(), heartbeatMs: getHeartbeatMs() }, BIN_SCRIPT);
   }
-  await startDaemon({ paths, graceMs: getIdleGraceMs(), heartbeatMs: getHeartbeatMs() }, BIN_SCRIPT);
-  return openOnSocket(paths.socket, description, hello);
 }
