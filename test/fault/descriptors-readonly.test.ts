@@ -10,8 +10,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { put, useCliHarness, waitFor } from '../helpers/cli-harness.js';
 import { countDescriptors, probeMounts, setDescriptorLimit, useFaults } from '../helpers/faults.js';
-import { writeProjectFile } from '../e2e/fixtures.js';
-import { expectConverged, expectNoTempFiles, expectStopsCleanly, startWatching } from './steps.js';
+import { expectConverged, expectNoTempFiles, expectStopsCleanly, startSyncedProject } from './steps.js';
 
 const mounts = await probeMounts();
 const faults = useFaults();
@@ -25,19 +24,10 @@ async function getDescriptorLimits(pid: number): Promise<[number, number]> {
   return [soft, hard];
 }
 
-async function startSynced(dest: string): Promise<{ root: string; live: Awaited<ReturnType<typeof startWatching>> }> {
-  const root = harness.path('project');
-  await writeProjectFile(root, { destinations: [dest] });
-  await put(path.join(root, 'notes.txt'), 'first version\n');
-  const live = await startWatching(harness, root);
-  await expectConverged(dest, root, live);
-  return { root, live };
-}
-
 describe('the daemon out of file descriptors', () => {
   it('names the files it cannot write (EMFILE), then converges once descriptors are free again', async () => {
     const dest = harness.path('dest');
-    const { root, live } = await startSynced(dest);
+    const { root, live } = await startSyncedProject(harness, dest, { 'notes.txt': 'first version\n' });
     let daemons = await harness.listDaemons();
     await waitFor(async () => (daemons = await harness.listDaemons()).length === 1, 10_000);
     const pid = daemons[0]!.pid;
@@ -68,7 +58,7 @@ describe('the daemon out of file descriptors', () => {
 describe.skipIf(!mounts.ok)(`a read-only destination${mounts.ok ? '' : ` (skipped: ${mounts.reason})`}`, () => {
   it('names the files it cannot write (EROFS), then converges once it is writable again', async () => {
     const dest = harness.path('dest');
-    const { root, live } = await startSynced(dest);
+    const { root, live } = await startSyncedProject(harness, dest, { 'notes.txt': 'first version\n' });
     const readOnly = await faults.makeReadOnly(dest);
 
     const from = live.lines.length;

@@ -5,11 +5,19 @@
  */
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { put, useCliHarness } from '../helpers/cli-harness.js';
+import { useCliHarness } from '../helpers/cli-harness.js';
 import { hashFile, killHard, listTempFiles, useFaults, waitForTempFileOf, writeLargeFile } from '../helpers/faults.js';
 import { describeRun } from '../helpers/ssh-harness.js';
 import { writeProjectFile } from '../e2e/fixtures.js';
-import { countArrived, expectConverged, expectNoTempFiles, startWatching, waitForArrivals, writeBurst } from './steps.js';
+import {
+  countArrived,
+  expectConverged,
+  expectNoTempFiles,
+  startSyncedProject,
+  startWatching,
+  waitForArrivals,
+  writeBurst,
+} from './steps.js';
 
 useFaults();
 const harness = useCliHarness();
@@ -27,12 +35,8 @@ async function expectOnceConverges(root: string, dest: string): Promise<void> {
 
 describe('kill -9 of the client', () => {
   it('during many small files: the next --once converges, no temporary file left, nothing left running', async () => {
-    const root = harness.path('project');
     const dest = harness.path('dest');
-    await writeProjectFile(root, { destinations: [dest] });
-    await put(path.join(root, 'README.md'), 'before\n');
-    const live = await startWatching(harness, root);
-    await expectConverged(dest, root, live);
+    const { root, live } = await startSyncedProject(harness, dest, { 'README.md': 'before\n' });
 
     const burst = writeBurst(root, 0, 3000);
     await waitForArrivals(dest, 0);

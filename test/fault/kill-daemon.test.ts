@@ -17,6 +17,7 @@ import {
   expectConverged,
   expectNoTempFiles,
   expectStopsCleanly,
+  startSyncedProject,
   startWatching,
   waitForArrivals,
   writeBurst,
@@ -36,12 +37,8 @@ async function getOnlyDaemon(cli: CliHarness): Promise<number> {
 
 describe('kill -9 of the local daemon', () => {
   it('during many small files: the client starts a new daemon and converges, no temporary file left', async () => {
-    const root = harness.path('project');
     const dest = harness.path('dest');
-    await writeProjectFile(root, { destinations: [dest] });
-    await put(path.join(root, 'README.md'), 'before\n');
-    const live = await startWatching(harness, root);
-    await expectConverged(dest, root, live);
+    const { root, live } = await startSyncedProject(harness, dest, { 'README.md': 'before\n' });
     const killed = await getOnlyDaemon(harness);
 
     const burst = writeBurst(root, 0, 3000);

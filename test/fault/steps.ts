@@ -5,7 +5,8 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { expect } from 'vitest';
-import { waitFor, type CliHarness, type CliProcess } from '../helpers/cli-harness.js';
+import { put, waitFor, type CliHarness, type CliProcess } from '../helpers/cli-harness.js';
+import { writeProjectFile } from '../e2e/fixtures.js';
 import { listTempFiles } from '../helpers/faults.js';
 import { diffSynced } from '../helpers/ssh-harness.js';
 
@@ -18,6 +19,23 @@ export async function startWatching(cli: CliHarness, root: string, env?: Record<
   const live = cli.startCli([], { cwd: root, ...(env ? { env } : {}) });
   await live.waitForLine(WATCHING, { timeoutMs: 30_000 });
   return live;
+}
+
+/**
+ * A project at `<home>/project` with `files` (path → content) and one destination, synced live:
+ * returns once the destination equals it.
+ */
+export async function startSyncedProject(
+  cli: CliHarness,
+  dest: string,
+  files: Record<string, string>,
+): Promise<{ root: string; live: CliProcess }> {
+  const root = cli.path('project');
+  await writeProjectFile(root, { destinations: [dest] });
+  for (const [file, content] of Object.entries(files)) await put(path.join(root, file), content);
+  const live = await startWatching(cli, root);
+  await expectConverged(dest, root, live);
+  return { root, live };
 }
 
 /** The folder a burst of small files goes to, relative to the project. */

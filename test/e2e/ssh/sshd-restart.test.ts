@@ -37,7 +37,9 @@ describe('defect 16: sshd restarted again and again while a live client reconnec
         expect(live.isRunning, `the client is still running after round ${round}:\n${live.output}`).toBe(true);
       }
       await writeFile(path.join(root, 'file-00.txt'), 'last edit\n');
-      await waitForSynced(host.path('dest'), root, {}, 30_000);
+      await waitForSynced(host.path('dest'), root, {}, 45_000).catch((error: Error) => {
+        throw new Error(`${error.message}\nthe client printed:\n${live.output}`);
+      });
     } finally {
       await live.stop();
     }
