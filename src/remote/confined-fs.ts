@@ -52,7 +52,7 @@ export class ConfinedRoot {
    * way is refused with SICKSYNC_E_PATH_OUTSIDE_ROOT.
    */
   inFolder<T>(folder: string, create: boolean, work: (folder: OpenFolder) => T, forPath = folder): T {
-    let fd = openSync(this.root, O_RDONLY | O_DIRECTORY);
+    let fd = this.openRoot(forPath);
     try {
       let walked = '';
       for (const segment of folder === '' ? [] : folder.split('/')) {
@@ -65,12 +65,27 @@ export class ConfinedRoot {
       const expected = join(this.root, walked);
       // Each step was a real folder when it was opened; one moved away since (out of the root, or
       // deleted) is no place to write. The kernel knows where the open folder is now.
-      if (HAS_PROC_FD && walked !== '' && readlinkSync(`/proc/self/fd/${fd}`) !== expected) {
+      if (HAS_PROC_FD && readlinkSync(`/proc/self/fd/${fd}`) !== expected) {
         throw new SicksyncError(ErrorCode.PATH_OUTSIDE_ROOT, `refused path ${JSON.stringify(forPath)}: its folder was moved while in use`);
       }
       return work(toOpenFolder(fd, expected));
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /** The root itself, refused when it was replaced by a symlink since the handshake. */
+  private openRoot(forPath: string): number {
+    try {
+      return openSync(this.root, FOLDER_FLAGS);
+    } catch (error) {
+      if (hasErrno(error, 'ENOTDIR', 'ELOOP') && isSymlink(this.root)) {
+        throw new SicksyncError(
+          ErrorCode.PATH_OUTSIDE_ROOT,
+          `refused path ${JSON.stringify(forPath)}: the destination folder ${this.root} was replaced by a symlink`,
+        );
+      }
+      throw error;
     }
   }
 

@@ -101,6 +101,20 @@ describe('defect 4: a folder swapped for a symlink after the daemon used it', ()
   });
 });
 
+describe('defect 4: the destination folder itself swapped or moved after the handshake', () => {
+  it('refuses writes once the root is a symlink to elsewhere, and once it was moved away', async () => {
+    const { client, root, outside } = await openSession();
+    expect(await client.op(writeHeader('a.txt', 3), Buffer.from('ok\n'))).toMatchObject({ t: 'ack' });
+    await rename(root, `${root}-moved`);
+    await symlink(outside, root);
+    expect(await client.op(writeHeader('x.txt', 4), Buffer.from('evil'))).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'mkdir', path: 'sub', mode: 0o755 })).toMatchObject(outsideCode);
+    expect(await client.op({ t: 'delete', path: 'secret', expect: null })).toMatchObject(outsideCode);
+    await expectOutsideUntouched(outside);
+    expect(await listTree(`${root}-moved`)).toEqual(['a.txt']);
+  });
+});
+
 describe('defect 5: link targets judged by what they can resolve to', () => {
   it('refuses `up -> dot/..` whatever `dot` is, and creates nothing', async () => {
     const { client, root } = await openSession();
