@@ -5,10 +5,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { ExitCode } from '../shared/errors.js';
-import type { StatePaths } from './state-dir.js';
-
-/** Exit code that says "no daemon answers on the socket", so the client starts one and retries. */
-export const NO_DAEMON_EXIT = 3;
+import { NO_DAEMON_EXIT } from '../shared/remote-contract.js';
+import type { StatePaths } from '../shared/state-dir.js';
 
 function openSocket(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {

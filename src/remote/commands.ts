@@ -2,6 +2,7 @@
  * `sicksync remote daemon | start-daemon | stop | status`: what the client runs on a host (over SSH,
  * or locally for local destinations), and what a person may run too. Output is plain lines.
  */
+import { READY_PREFIX } from '../shared/remote-contract.js';
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,11 +12,10 @@ import { PROTOCOL_VERSION } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { Daemon } from './daemon.js';
 import { isSocketLive } from './socket-claim.js';
-import { ensureStateDir, type StatePaths } from './state-dir.js';
+import { ensureStateDir, type StatePaths } from '../shared/state-dir.js';
 import type { ListenOptions } from './tcp-listener.js';
 
 /** The one line `start-daemon` prints; the client looks for this prefix and ignores any other output. */
-export const READY_PREFIX = 'sicksync-daemon-ready ';
 
 export interface DaemonSettings {
   paths: StatePaths;

@@ -15,7 +15,7 @@ import { DAEMON_LIMITS, MAX_FRAME_BYTES } from './limits.js';
 import { Session } from './session.js';
 import { claimSocket } from './socket-claim.js';
 import { startTcpListener, type ListenOptions } from './tcp-listener.js';
-import { ensureStateDir, type StatePaths } from './state-dir.js';
+import { ensureStateDir, type StatePaths } from '../shared/state-dir.js';
 
 export interface DaemonOptions {
   paths: StatePaths;

@@ -8,7 +8,7 @@ import { getHeartbeatMs, getIdleGraceMs } from '../shared/timing.js';
 import { VERSION } from '../shared/version.js';
 import { runBridge } from './bridge.js';
 import { getDaemonStatus, runDaemon, startDaemon, stopDaemon } from './commands.js';
-import { getStatePaths } from './state-dir.js';
+import { getStatePaths } from '../shared/state-dir.js';
 import { getListenOptions } from './tcp-listener.js';
 
 const USAGE =

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
 import { withStartLock } from './start-lock.js';
-import type { StatePaths } from './state-dir.js';
+import type { StatePaths } from '../shared/state-dir.js';
 
 /** True when something accepts connections on the Unix socket. */
 export function isSocketLive(socketPath: string): Promise<boolean> {

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { join, resolve } from 'node:path';
 import type { WebSocketServer } from 'ws';
 import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
-import type { StatePaths } from './state-dir.js';
+import type { StatePaths } from '../shared/state-dir.js';
 
 export interface ListenOptions {
   /** `ws://host:port` or `wss://host:port`. */

@@ -15,7 +15,7 @@ import { afterEach, vi } from 'vitest';
 import WebSocket from 'ws';
 import { DaemonConnection } from '../../src/client/endpoint/daemon-connection.js';
 import { Daemon } from '../../src/remote/daemon.js';
-import type { StatePaths } from '../../src/remote/state-dir.js';
+import type { StatePaths } from '../../src/shared/state-dir.js';
 import { decodeFrame } from '../../src/shared/codec.js';
 import type { Entry } from '../../src/shared/entry.js';
 import type { Op } from '../../src/shared/plan/types.js';

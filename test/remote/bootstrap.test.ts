@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { READY_PREFIX } from '../../src/remote/commands.js';
+import { READY_PREFIX } from '../../src/shared/remote-contract.js';
 import { isSocketLive } from '../../src/remote/socket-claim.js';
 import { ErrorCode } from '../../src/shared/errors.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';

@@ -2,6 +2,8 @@
  * argv → options → command. Every error ends here, and only here becomes output and an exit code.
  * Commands are imported when they run: start-up then loads only what the command needs.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { homedir } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { ErrorCode, ExitCode, SicksyncError } from '../../shared/errors.js';
@@ -40,13 +42,15 @@ async function runSync(flags: SyncFlags): Promise<number> {
 
 /**
  * The remote commands are defined here for --help and usage errors; running them is the remote
- * program's job (src/remote/main.ts), the same code bin/ runs for `remote ...` and the bundle runs
- * on hosts.
+ * program's job (src/remote/main.ts), which bin/ starts for `remote ...` without this CLI. Called
+ * here directly (main() from code), they run in that program as a child, so the client never
+ * loads src/remote.
  */
 function defineRemote(cli: Argv, args: string[], done: (code: number) => void): Argv {
   const run = async (): Promise<void> => {
-    const { runRemoteMain } = await import('../../remote/main.js');
-    done(await runRemoteMain(args, BIN_SCRIPT));
+    const child = spawn(process.execPath, [BIN_SCRIPT, ...args], { stdio: 'inherit' });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    done(code ?? ExitCode.FAILURE);
   };
   return cli
     .option('grace', {

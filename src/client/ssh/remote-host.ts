@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
-import { READY_PREFIX } from '../../remote/commands.js';
+import { READY_PREFIX } from '../../shared/remote-contract.js';
 import type { SshSession } from './ssh-session.js';
 import { uploadFile } from './upload.js';
 

@@ -11,7 +11,7 @@ import type { DestinationSpec } from '../config/types.js';
 import { DaemonConnection, type HelloOptions } from '../endpoint/daemon-connection.js';
 import type { PassphrasePrompt } from './auth.js';
 import { getRemoteProgram, probeHost, startRemoteDaemon, type RemoteInfo } from './remote-host.js';
-import { NO_DAEMON_EXIT } from '../../remote/bridge.js';
+import { NO_DAEMON_EXIT } from '../../shared/remote-contract.js';
 import { ForwardingRefusedError, SshSession, type CommandStream, type SshTarget } from './ssh-session.js';
 
 interface Host {

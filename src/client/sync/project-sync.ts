@@ -1,7 +1,7 @@
 /**
  * One project: one local scan and one watcher feeding every destination.
  */
-import { getStatePaths } from '../../remote/state-dir.js';
+import { getStatePaths } from '../../shared/state-dir.js';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import type { DestinationSpec, ProjectConfig } from '../config/types.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
