@@ -18,7 +18,7 @@ const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 /** Linux's O_PATH (not exported by Node): a handle on the inode itself, for chmod and utimes of it. */
 const O_PATH = 0o10000000;
 /** libuv opens every descriptor close-on-exec already. */
-const FOLDER_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+export const FOLDER_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 
 /** A folder of the destination, held open for the length of one operation. */
 export interface OpenFolder {

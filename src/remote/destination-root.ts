@@ -27,11 +27,11 @@ import { hasSameMtime, type Entry } from '../shared/entry.js';
 import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
 import { getFileHash } from '../shared/hash.js';
 import type { IgnoreRules } from '../shared/ignore-rules.js';
-import { validateLinkTarget, validateRelativePath } from '../shared/paths.js';
+import { PATH_MAX, validateLinkTarget, validateRelativePath } from '../shared/paths.js';
 import { scanTree } from '../shared/scan.js';
 import { getEntry } from '../shared/stat-entry.js';
 import { AtomicWrite } from './atomic-write.js';
-import { ConfinedRoot, type OpenFolder } from './confined-fs.js';
+import { ConfinedRoot, FOLDER_FLAGS, type OpenFolder } from './confined-fs.js';
 import { toDestinationError } from './fs-errors.js';
 import { toUtimesSeconds } from './fs-helpers.js';
 import { FolderTimesKeeper } from './parent-times.js';
@@ -49,9 +49,6 @@ function isExpected(current: Entry, expect: Entry): boolean {
 
 /** A file to hash: read-only, never through a symlink, and no wait on a FIFO put in its place. */
 const HASH_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-/** Linux's limit on a path, terminating NUL included. */
-const PATH_MAX = 4096;
-const FOLDER_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 export class DestinationRoot {
   private readonly confined: ConfinedRoot;

@@ -4,6 +4,9 @@
  */
 import { ErrorCode, SicksyncError } from './errors.js';
 
+/** Linux's limit on a path, terminating NUL included: longer ones cannot be opened or deleted by path. */
+export const PATH_MAX = 4096;
+
 function refuse(path: string, why: string): never {
   throw new SicksyncError(ErrorCode.PATH_OUTSIDE_ROOT, `refused path ${JSON.stringify(path)}: ${why}`);
 }

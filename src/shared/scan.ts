@@ -9,13 +9,11 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Entry, Snapshot } from './entry.js';
 import { ErrorCode, SicksyncError, hasErrno } from './errors.js';
 import type { IgnoreRules } from './ignore-rules.js';
+import { PATH_MAX } from './paths.js';
 import { getEntry } from './stat-entry.js';
 
 /** Entries read between two yields, so a daemon scanning a large tree still answers its other clients. */
 const YIELD_EVERY = 2000;
-
-/** Linux's limit on a path, terminating NUL included. */
-const PATH_MAX = 4096;
 
 /** Something the scan could not take in, named: it is reported, never dropped in silence. */
 export type ScanProblem = SicksyncError & { path: string };

@@ -15,7 +15,11 @@ export interface StatePaths {
 }
 
 export function getStatePaths(home: string = homedir()): StatePaths {
-  const dir = process.env.SICKSYNC_STATE_DIR ?? join(home, '.sicksync');
+  return getStatePathsIn(process.env.SICKSYNC_STATE_DIR ?? join(home, '.sicksync'));
+}
+
+/** The files of a state folder `dir`. */
+export function getStatePathsIn(dir: string): StatePaths {
   return {
     dir,
     socket: join(dir, 'daemon.sock'),

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { formatUpgradeRequest } from '../helpers/raw-websocket.js';
 
 export type RawTarget = { kind: 'unix'; socket: string } | { kind: 'tcp'; port: number; token: string };
 
@@ -45,17 +46,7 @@ function getAuthorization(variant: TokenVariant, token: string): string[] {
 }
 
 function getUpgrade(target: RawTarget, variant: TokenVariant): string {
-  return [
-    'GET / HTTP/1.1',
-    'Host: sicksync-daemon',
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    'Sec-WebSocket-Version: 13',
-    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-    ...(target.kind === 'tcp' ? getAuthorization(variant, target.token) : []),
-    '',
-    '',
-  ].join('\r\n');
+  return formatUpgradeRequest(target.kind === 'tcp' ? getAuthorization(variant, target.token) : []);
 }
 
 /**

@@ -3,48 +3,8 @@
  * after a valid upgrade (RFC 6455 section 5). Each case is a short run of frames for one fresh
  * connection: a few valid ones, then one that breaks a rule of the framing (or random damage).
  */
+import { encodeRawFrame, type RawFrameSpec } from '../helpers/raw-websocket.js';
 import type { Random } from './prng.js';
-
-export interface RawFrameSpec {
-  fin?: boolean;
-  /** RSV1..RSV3 as three bits (4, 2, 1); none is negotiated, so any set bit is a violation. */
-  rsv?: number;
-  opcode: number;
-  /** Clients must mask every frame (section 5.3). */
-  masked?: boolean;
-  payload?: Buffer;
-  /** The length written in the header, when it should lie about the payload that follows. */
-  declaredLength?: bigint;
-  /** Forces a length encoding (7-bit, 16-bit or 64-bit) whatever the length, to try non-minimal forms. */
-  lengthForm?: 7 | 16 | 64;
-}
-
-export function encodeRawFrame(spec: RawFrameSpec, random: Random): Buffer {
-  const payload = spec.payload ?? Buffer.alloc(0);
-  const masked = spec.masked ?? true;
-  const length = spec.declaredLength ?? BigInt(payload.length);
-  const form = spec.lengthForm ?? (length < 126n ? 7 : length < 65536n ? 16 : 64);
-  const first = ((spec.fin ?? true) ? 0x80 : 0) | (((spec.rsv ?? 0) & 7) << 4) | (spec.opcode & 0x0f);
-  const maskBit = masked ? 0x80 : 0;
-  let header: Buffer;
-  if (form === 7) header = Buffer.from([first, maskBit | Number(length & 0x7fn)]);
-  else if (form === 16) {
-    header = Buffer.alloc(4);
-    header[0] = first;
-    header[1] = maskBit | 126;
-    header.writeUInt16BE(Number(length & 0xffffn), 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[0] = first;
-    header[1] = maskBit | 127;
-    header.writeBigUInt64BE(length & 0xffffffffffffffffn, 2);
-  }
-  if (!masked) return Buffer.concat([header, payload]);
-  const mask = random.bytes(4);
-  const body = Buffer.from(payload);
-  for (let i = 0; i < body.length; i += 1) body[i] = body[i]! ^ mask[i % 4]!;
-  return Buffer.concat([header, mask, body]);
-}
 
 export interface WsCase {
   /** What the case breaks, for failure messages. */
@@ -317,14 +277,14 @@ function splitIntoWrites(random: Random, bytes: Buffer): Buffer[] {
 
 export function generateWsCase(random: Random, context: WsContext): WsCase {
   const prefix = getValidPrefix(random, context);
-  const prefixBytes = prefix.map((spec) => encodeRawFrame(spec, random));
+  const prefixBytes = prefix.map((spec) => encodeRawFrame(spec, () => random.bytes(4)));
   if (random.chance(0.2)) {
-    const valid = Buffer.concat([...prefixBytes, encodeRawFrame({ opcode: 0x2, payload: context.hello }, random)]);
+    const valid = Buffer.concat([...prefixBytes, encodeRawFrame({ opcode: 0x2, payload: context.hello }, () => random.bytes(4))]);
     const damaged = getDamaged(random, valid);
     return { label: damaged.label, chunks: splitIntoWrites(random, damaged.bytes), frames: prefix.length + 1, daemonMustClose: false };
   }
   const violation = getViolation(random, context);
-  const bytes = Buffer.concat([...prefixBytes, ...violation.specs.map((spec) => encodeRawFrame(spec, random))]);
+  const bytes = Buffer.concat([...prefixBytes, ...violation.specs.map((spec) => encodeRawFrame(spec, () => random.bytes(4)))]);
   return {
     label: violation.label,
     chunks: splitIntoWrites(random, bytes),

@@ -15,7 +15,7 @@ import { afterEach, vi } from 'vitest';
 import WebSocket from 'ws';
 import { DaemonConnection } from '../../src/client/endpoint/daemon-connection.js';
 import { Daemon } from '../../src/remote/daemon.js';
-import type { StatePaths } from '../../src/shared/state-dir.js';
+import { getStatePathsIn, type StatePaths } from '../../src/shared/state-dir.js';
 import { decodeFrame } from '../../src/shared/codec.js';
 import type { Entry } from '../../src/shared/entry.js';
 import type { Op } from '../../src/shared/plan/types.js';
@@ -37,16 +37,9 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, what: s
   }
 }
 
-/** The layout src/remote/state-dir.ts uses under a home, built here so no test depends on $SICKSYNC_STATE_DIR. */
+/** The layout src/shared/state-dir.ts uses under a home, built here so no test depends on $SICKSYNC_STATE_DIR. */
 export function getHomeStatePaths(home: string): StatePaths {
-  const dir = join(home, '.sicksync');
-  return {
-    dir,
-    socket: join(dir, 'daemon.sock'),
-    lock: join(dir, 'daemon.lock'),
-    pid: join(dir, 'daemon.pid'),
-    log: join(dir, 'daemon.log'),
-  };
+  return getStatePathsIn(join(home, '.sicksync'));
 }
 
 // ---------------------------------------------------------------------------------------------

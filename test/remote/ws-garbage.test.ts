@@ -12,42 +12,18 @@ import { connectTcpDaemon } from '../../src/client/endpoint/tcp-daemon.js';
 import { Daemon } from '../../src/remote/daemon.js';
 import type { Op } from '../../src/shared/plan/types.js';
 import { getOpFor, listTree, putFile, useDaemonHarness, waitUntil } from '../helpers/daemon-harness.js';
+import { encodeRawFrame, formatUpgradeRequest } from '../helpers/raw-websocket.js';
 
 const harness = useDaemonHarness();
 
-/** A masked frame, as a client must send it (RFC 6455 section 5.2). */
-function maskedFrame(firstByte: number, payload: Buffer, lengthOverride?: bigint): Buffer {
-  const mask = randomBytes(4);
-  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
-  const length = lengthOverride ?? BigInt(payload.length);
-  let header: Buffer;
-  if (length < 126n) header = Buffer.from([firstByte, 0x80 | Number(length)]);
-  else if (length < 65536n) {
-    header = Buffer.alloc(4);
-    header[0] = firstByte;
-    header[1] = 0x80 | 126;
-    header.writeUInt16BE(Number(length), 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[0] = firstByte;
-    header[1] = 0x80 | 127;
-    header.writeBigUInt64BE(length, 2);
-  }
-  return Buffer.concat([header, mask, masked]);
+/** A masked frame, as a client must send it (RFC 6455 section 5.2), from its first byte. */
+function maskedFrame(firstByte: number, payload: Buffer, declaredLength?: bigint): Buffer {
+  const spec = { fin: (firstByte & 0x80) !== 0, rsv: (firstByte >> 4) & 7, opcode: firstByte & 0x0f, payload };
+  return encodeRawFrame(declaredLength === undefined ? spec : { ...spec, declaredLength }, () => randomBytes(4));
 }
 
 function getUpgrade(token?: string): string {
-  return [
-    'GET / HTTP/1.1',
-    'Host: sicksync-daemon',
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    'Sec-WebSocket-Version: 13',
-    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-    ...(token ? [`Authorization: Bearer ${token}`] : []),
-    '',
-    '',
-  ].join('\r\n');
+  return formatUpgradeRequest(token ? [`Authorization: Bearer ${token}`] : []);
 }
 
 type Target = string | { port: number; token: string };
