@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { Daemon } from './daemon.js';
 import { isSocketLive } from './socket-claim.js';
-import { ensureStateDir, type StatePaths } from '../shared/state-dir.js';
+import { ensureStateDir, getLogTail, type StatePaths } from '../shared/state-dir.js';
 import type { ListenOptions } from './tcp-listener.js';
 
 /** The one line `start-daemon` prints; the client looks for this prefix and ignores any other output. */
@@ -61,14 +61,6 @@ export function isProcessAlive(pid: number): boolean {
     return !isZombie(pid);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function getLogTail(paths: StatePaths, lines = 5): string {
-  try {
-    return readFileSync(paths.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
   }
 }
 

@@ -31,13 +31,6 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
-
-/** Whether `code` is one of ours (for errors read back from a child's output). */
-export function isErrorCode(code: string): code is ErrorCode {
-  return knownCodes.has(code);
-}
-
 /** Exit codes of the command line: 0 success, 1 runtime failure, 2 bad usage or bad configuration. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
 

@@ -1,11 +1,11 @@
 /**
  * Local destinations go through the same daemon that remote hosts run, started here on demand.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { ErrorCode, SicksyncError, hasErrno, isErrorCode } from '../../shared/errors.js';
-import { READY_PREFIX } from '../../shared/remote-contract.js';
-import { getStatePaths } from '../../shared/state-dir.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, SicksyncError, hasErrno } from '../../shared/errors.js';
+import { ensureStateDir, getLogTail, getStatePaths, type StatePaths } from '../../shared/state-dir.js';
 import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
 import { BIN_SCRIPT } from '../bin-path.js';
 import { DaemonConnection, type HelloOptions } from './daemon-connection.js';
@@ -22,40 +22,42 @@ function openOnSocket(socketPath: string, description: string, hello: HelloOptio
  * came (ECONNRESET, EPIPE before the handshake): start one and try again.
  */
 const NO_DAEMON = ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'] as const;
-const ATTEMPTS = 3;
+const START_TIMEOUT_MS = 15_000;
 
 export async function connectLocalDaemon(description: string, hello: HelloOptions): Promise<DaemonConnection> {
   const paths = getStatePaths();
-  for (let attempt = 1; ; attempt += 1) {
+  let deadline: number | null = null;
+  for (;;) {
     try {
       return await openOnSocket(paths.socket, description, hello);
     } catch (error) {
-      if (!hasErrno(error, ...NO_DAEMON) || attempt === ATTEMPTS) throw error;
+      if (!hasErrno(error, ...NO_DAEMON)) throw error;
     }
-    await startLocalDaemon();
+    if (deadline === null) {
+      await startLocalDaemon(paths);
+      deadline = Date.now() + START_TIMEOUT_MS;
+    } else if (Date.now() > deadline) {
+      throw new SicksyncError(
+        ErrorCode.DAEMON_START,
+        `the daemon did not start listening on ${paths.socket} within ${START_TIMEOUT_MS / 1000} s. Its log (${paths.log}) ends with:\n${getLogTail(paths)}`,
+      );
+    } else {
+      await sleep(25);
+    }
   }
 }
 
 /**
- * `sicksync remote start-daemon` in a child, as over SSH: it returns once the daemon listens (or
- * one already did), and its ready line says so. Its own errors keep their code and message.
+ * Runs `sicksync remote daemon --detach`, which returns once its detached child is on its way;
+ * the connection attempts above wait for it to listen. Two clients starting one at the same moment
+ * are fine: the daemon that loses the socket's lock exits, the other serves both.
  */
-async function startLocalDaemon(): Promise<void> {
-  const args = [BIN_SCRIPT, 'remote', 'start-daemon', '--grace', String(getIdleGraceMs())];
-  const env = { ...process.env, SICKSYNC_HEARTBEAT_MS: String(getHeartbeatMs()) };
-  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, args, { env }, (error, out, err) => {
-      const exit = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;
-      resolve({ code: exit, stdout: out, stderr: err });
-    });
+async function startLocalDaemon(paths: StatePaths): Promise<void> {
+  ensureStateDir(paths);
+  const env = { ...process.env, SICKSYNC_DAEMON_GRACE_MS: String(getIdleGraceMs()), SICKSYNC_HEARTBEAT_MS: String(getHeartbeatMs()) };
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN_SCRIPT, 'remote', 'daemon', '--detach'], { stdio: 'ignore', env, cwd: paths.dir });
+    child.once('error', reject);
+    child.once('exit', () => resolve());
   });
-  if (code === 0 && stdout.split('\n').some((line) => line.startsWith(READY_PREFIX))) return;
-  // "sicksync: <message> (SICKSYNC_E_...)", as runRemoteEntry prints it.
-  const last = stderr.trim().split('\n').at(-1) ?? '';
-  const match = /^sicksync: (.*) \((SICKSYNC_E_[A-Z_]+)\)$/s.exec(last);
-  if (match && isErrorCode(match[2]!)) throw new SicksyncError(match[2], match[1]!);
-  throw new SicksyncError(
-    ErrorCode.DAEMON_START,
-    `could not start the local daemon (exit ${code}): ${stderr.trim() || stdout.trim() || 'no output'}`,
-  );
 }
