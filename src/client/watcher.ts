@@ -5,11 +5,8 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { lstatSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { createBatcher } from '../shared/batcher.js';
 import type { IgnoreRules } from '../shared/ignore-rules.js';
-
-/** Quiet time that closes a batch, and the longest a batch may stay open under a steady stream. */
-const SETTLE_MS = 15;
-const MAX_BATCH_MS = 150;
 
 export interface Watcher {
   ready: Promise<void>;
@@ -31,26 +28,12 @@ export function watchTree(
   onError: (error: Error) => void,
 ): Watcher {
   const toRelative = (absolute: string): string => relative(root, absolute).split(sep).join('/');
-  let pending = new Set<string>();
-  let settleTimer: NodeJS.Timeout | null = null;
-  let batchTimer: NodeJS.Timeout | null = null;
-
-  const flush = (): void => {
-    if (settleTimer) clearTimeout(settleTimer);
-    if (batchTimer) clearTimeout(batchTimer);
-    settleTimer = batchTimer = null;
-    const batch = pending;
-    pending = new Set();
-    if (batch.size > 0) onBatch(batch);
-  };
+  const batcher = createBatcher(onBatch);
 
   const handleEvent = (absolute: string): void => {
     const path = toRelative(absolute);
     if (path === '' || path.startsWith('..')) return;
-    pending.add(path);
-    if (settleTimer) clearTimeout(settleTimer);
-    settleTimer = setTimeout(flush, SETTLE_MS);
-    batchTimer ??= setTimeout(flush, MAX_BATCH_MS);
+    batcher.add(path);
   };
 
   const watcher: FSWatcher = watch(root, {
@@ -80,7 +63,7 @@ export function watchTree(
   return {
     ready,
     async close() {
-      flush();
+      batcher.flush();
       await watcher.close();
     },
   };

@@ -3,22 +3,26 @@
  * folder, applied in order wherever order matters (see op-scheduler.ts). A bad frame or a refused path is answered with an error for this
  * client only; the daemon and its other clients never notice.
  */
-import { realpathSync } from 'node:fs';
+import { closeSync, fstatSync, readSync, realpathSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
-import { ErrorCode, ProtocolError, SicksyncError, type WireError } from '../shared/errors.js';
+import { ErrorCode, ProtocolError, SicksyncError, TargetChangedError, type WireError } from '../shared/errors.js';
 import { createIgnoreRules } from '../shared/ignore-rules.js';
 import { PROTOCOL_VERSION, validateClientMessage, type ClientMessage, type DaemonMessage, type MessageOf } from '../shared/protocol.js';
 import { getSortedEntries } from '../shared/scan.js';
 import { queueMessage, readMessage, sendMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
-import type { AtomicWrite } from './atomic-write.js';
+import type { AtomicWrite } from '../shared/tree/atomic-write.js';
+import { isInside, type Entry } from '../shared/entry.js';
+import { TreeIndex } from '../shared/tree-index.js';
+import { CHUNK_SIZE } from '../shared/protocol.js';
+import { RootWatcher } from './root-watcher.js';
 import { DaemonBudget, Slots } from './budget.js';
-import { DestinationRoot } from './destination-root.js';
-import { makeFolders } from './fs-helpers.js';
-import { toDestinationError } from './fs-errors.js';
+import { DestinationRoot, type ReplaceOptions } from '../shared/tree/destination-root.js';
+import { makeFolders } from '../shared/tree/fs-helpers.js';
+import { toDestinationError } from '../shared/tree/fs-errors.js';
 import { CONNECTION_LIMITS, DAEMON_LIMITS, getLimitError, isLimitError } from './limits.js';
 import { OpScheduler, type Footprint } from './op-scheduler.js';
 
@@ -35,6 +39,8 @@ function getFootprint(message: ClientMessage, writePaths: Map<number, string>): 
     case 'scan':
     case 'hash':
       return { paths: [], keys: [], barrier: true };
+    case 'versions':
+      return { paths: [], keys: [] };
     case 'write':
       return { paths: [message.path], keys: [`op:${message.op}`] };
     case 'chunk':
@@ -54,6 +60,23 @@ interface OpenWrite {
   mode: number;
   mtimeNs: string;
   write: AtomicWrite;
+  options: ReplaceOptions;
+}
+
+/** A destination this client syncs both ways: what is there, kept current by a watcher. */
+interface Watching {
+  index: TreeIndex;
+  watcher: RootWatcher;
+  /** Index updates run one at a time, in order. */
+  updates: Promise<void>;
+  rescans: Set<NodeJS.Timeout>;
+}
+
+/** When a new folder is looked at again (tree-index.ts takeAppearedFolders). */
+const RESCAN_DELAY_MS = 300;
+
+function getReplaceOptions(message: MessageOf<'write'> | MessageOf<'symlink'>): ReplaceOptions {
+  return { guard: message.guard, keepAs: message.keepAs };
 }
 
 function toWireError(error: unknown): WireError {
@@ -94,6 +117,7 @@ export class Session {
   /** Set once a frame was refused: nothing after it is trusted or applied. */
   private refused = false;
   private closed = false;
+  private watching: Watching | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -195,18 +219,75 @@ export class Session {
     if (!destination) throw new ProtocolError(`'${message.t}' before the handshake`);
     if ('op' in message) {
       await this.handleOp(destination, message, payload).then(
-        (result) => result && this.reply({ t: 'ack', op: message.op, entry: result.entry, ...(result.note ? { note: result.note } : {}) }),
+        (result) => {
+          if (!result) return;
+          this.noteApplied(message, 'path' in result ? (result.path as string) : undefined, result.entry);
+          this.reply({ t: 'ack', op: message.op, entry: result.entry, ...(result.note ? { note: result.note } : {}) });
+        },
         (error: unknown) => {
           // Over a hard limit, the connection ends (handleFrame); any other failure is this operation's.
           if (isLimitError(error)) throw error;
-          this.reply({ t: 'nack', op: message.op, error: toWireError(error) });
+          const current = error instanceof TargetChangedError ? { current: error.current } : {};
+          if (error instanceof TargetChangedError) this.watching?.index.noteApplied(error.path, error.current);
+          this.reply({ t: 'nack', op: message.op, error: toWireError(error), ...current });
         },
       );
       return;
     }
-    if (message.t === 'scan') return this.handleScan(destination, message.req);
-    if (message.t === 'hash') {
-      this.reply({ t: 'hashes', req: message.req, hashes: await destination.hash(message.paths) });
+    switch (message.t) {
+      case 'scan':
+        return this.handleScan(destination, message.req, message.watch ?? false);
+      case 'hash':
+        return this.reply({ t: 'hashes', req: message.req, hashes: await destination.hash(message.paths) });
+      case 'read':
+        return this.handleRead(destination, message);
+      case 'versions':
+        return this.reply({
+          t: 'versions-list',
+          req: message.req,
+          versions: destination.listVersions(message.path).map((version) => ({ ...version, date: version.date.toISOString() })),
+        });
+    }
+  }
+
+  /** What this client changed is not news to it: the watcher's event for it must find nothing new. */
+  private noteApplied(message: ClientMessage, written: string | undefined, entry: Entry | null): void {
+    const watching = this.watching;
+    if (!watching) return;
+    const { index } = watching;
+    if (message.t === 'rename') {
+      index.noteMoved(message.from, message.to);
+      watching.watcher.remove(message.from);
+      for (const moved of index.entries.values()) {
+        if (moved.kind === 'dir' && (moved.path === message.to || isInside(moved.path, message.to))) watching.watcher.add(moved.path);
+      }
+    }
+    // A streamed write's last chunk carries no path: its write's is returned with the result.
+    const path = written ?? ('path' in message ? message.path : undefined);
+    if (path === undefined) return;
+    index.noteApplied(path, entry);
+    this.followFolder(watching, path);
+  }
+
+  /** Streams a file's content; it must be what the client saw, and stay so while it is read. */
+  private async handleRead(destination: DestinationRoot, message: MessageOf<'read'>): Promise<void> {
+    const fd = destination.openForRead(message.path, message);
+    try {
+      let offset = 0;
+      do {
+        const length = Math.min(CHUNK_SIZE, message.size - offset);
+        const buffer = Buffer.allocUnsafe(length);
+        const bytesRead = length === 0 ? 0 : readSync(fd, buffer, 0, length, offset);
+        offset += bytesRead;
+        const stats = fstatSync(fd, { bigint: true });
+        if (bytesRead !== length || Number(stats.size) !== message.size || stats.mtimeNs.toString() !== message.mtimeNs) {
+          throw new SicksyncError(ErrorCode.SOURCE_CHANGED, `${message.path} changed at the destination while it was read`);
+        }
+        if (this.closed) return;
+        await sendMessage(this.ws, { t: 'data', req: message.req, last: offset >= message.size }, buffer);
+      } while (offset < message.size);
+    } finally {
+      closeSync(fd);
     }
   }
 
@@ -230,18 +311,103 @@ export class Session {
     } catch (error) {
       throw toDestinationError(error, 'create the destination folder', root);
     }
-    this.destination = new DestinationRoot(realRoot, createIgnoreRules(hello.excludes), hello.client);
+    this.destination = new DestinationRoot(realRoot, createIgnoreRules(hello.excludes), {
+      clientName: hello.client,
+      history: hello.history ?? null,
+    });
     this.log(`client ${hello.client} opened ${root}`);
     this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname() });
   }
 
-  private async handleScan(destination: DestinationRoot, req: number): Promise<void> {
-    const entries = getSortedEntries(await destination.scan());
+  private async handleScan(destination: DestinationRoot, req: number, watch: boolean): Promise<void> {
+    const snapshot = await destination.scan();
+    const release = watch && !this.watching ? this.startWatching(destination, snapshot) : () => undefined;
+    const entries = getSortedEntries(this.watching ? this.watching.index.entries : snapshot);
+    try {
+      await this.sendScan(req, entries);
+    } finally {
+      release();
+    }
+  }
+
+  private async sendScan(req: number, entries: Entry[]): Promise<void> {
     for (let i = 0; i === 0 || i < entries.length; i += SCAN_PAGE) {
       const page = entries.slice(i, i + SCAN_PAGE);
       // Awaited, unlike other answers: a large tree's pages must not pile up in memory.
       if (this.closed) return;
       await sendMessage(this.ws, { t: 'scan-page', req, entries: page, done: i + SCAN_PAGE >= entries.length }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * From now on, changes at the destination are sent to the client. Events that arrive while the
+   * scan's entries are taken in are not lost: the watcher started before the scan ended, and its
+   * batches are applied to the index in order after it.
+   */
+  private startWatching(destination: DestinationRoot, snapshot: Map<string, Entry>): () => void {
+    const index = new TreeIndex(
+      destination.root,
+      destination.rules,
+      (line) => this.log(line),
+      (problem) => this.log(problem.message),
+    );
+    index.adopt(snapshot);
+    // Changes are told only after the scan's last page: the client takes them on top of it.
+    let release: () => void = () => undefined;
+    const scanSent = new Promise<void>((resolve) => (release = resolve));
+    const watching: Watching = {
+      index,
+      updates: scanSent,
+      rescans: new Set(),
+      watcher: new RootWatcher(
+        destination.root,
+        (paths) => this.enqueueUpdate((tree) => tree.update(paths)),
+        (error) => this.log(`cannot watch ${destination.root}: ${error.message}`),
+      ),
+    };
+    watching.watcher.add('');
+    for (const entry of index.entries.values()) if (entry.kind === 'dir') watching.watcher.add(entry.path);
+    this.watching = watching;
+    return release;
+  }
+
+  private enqueueUpdate(update: (index: TreeIndex) => Promise<Set<string>>): void {
+    const watching = this.watching;
+    if (!watching || this.closed) return;
+    watching.updates = watching.updates
+      .then(async () => {
+        const changed = await update(watching.index);
+        for (const path of changed) this.followFolder(watching, path);
+        for (const folder of watching.index.takeAppearedFolders()) {
+          const timer = setTimeout(() => {
+            watching.rescans.delete(timer);
+            this.enqueueUpdate((index) => index.rescan(folder));
+          }, RESCAN_DELAY_MS);
+          watching.rescans.add(timer);
+        }
+        if (changed.size > 0) this.sendChanges(watching.index, changed);
+      })
+      .catch((error: unknown) => this.log(`could not read changes: ${String(error)}`));
+  }
+
+  /** Folders are watched while they exist: new ones from now on, gone ones no more. */
+  private followFolder(watching: Watching, path: string): void {
+    const entry = watching.index.entries.get(path);
+    if (entry?.kind === 'dir') watching.watcher.add(path);
+    else watching.watcher.remove(path);
+  }
+
+  private sendChanges(index: TreeIndex, changed: Set<string>): void {
+    const paths = [...changed];
+    for (let i = 0; i < paths.length; i += SCAN_PAGE) {
+      const entries: Entry[] = [];
+      const gone: string[] = [];
+      for (const path of paths.slice(i, i + SCAN_PAGE)) {
+        const entry = index.entries.get(path);
+        if (entry) entries.push(entry);
+        else gone.push(path);
+      }
+      this.reply({ t: 'changes', entries, gone });
     }
   }
 
@@ -251,18 +417,24 @@ export class Session {
       case 'mkdir':
         return destination.mkdir(message.path, message.mode);
       case 'symlink':
-        return destination.symlink(message.path, message.target, message.mtimeNs);
+        return destination.symlink(message.path, message.target, message.mtimeNs, getReplaceOptions(message));
       case 'meta':
         return destination.meta(message.path, message.mode, message.mtimeNs);
       case 'delete':
-        return destination.delete(message.path, message.expect);
+        return destination.delete(message.path, message.guard ?? null);
       case 'rename':
         return destination.rename(message.from, message.to);
       case 'write': {
         if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
         this.checkOpenWrites();
         const write = destination.beginWrite(message.path, message.size);
-        this.writes.set(message.op, { path: message.path, mode: message.mode, mtimeNs: message.mtimeNs, write });
+        this.writes.set(message.op, {
+          path: message.path,
+          mode: message.mode,
+          mtimeNs: message.mtimeNs,
+          write,
+          options: getReplaceOptions(message),
+        });
         this.budget.openWrites += 1;
         return this.continueWrite(destination, message.op, payload, message.last);
       }
@@ -285,7 +457,7 @@ export class Session {
       await open.write.append(payload);
       if (!last) return null;
       this.forgetWrite(op);
-      return destination.finishWrite(open.path, open.write, open.mode, open.mtimeNs);
+      return { ...destination.finishWrite(open.path, open.write, open.mode, open.mtimeNs, open.options), path: open.path };
     } catch (error) {
       if (this.writes.has(op)) this.forgetWrite(op);
       open.write.abort();
@@ -326,6 +498,10 @@ export class Session {
   private async handleClose(): Promise<void> {
     this.closed = true;
     this.stopListening();
+    if (this.watching) {
+      this.watching.watcher.close();
+      for (const timer of this.watching.rescans) clearTimeout(timer);
+    }
     await this.scheduler.drain();
     // A client that left mid-file leaves no temporary file behind.
     for (const op of [...this.writes.keys()]) this.forgetWrite(op).abort();

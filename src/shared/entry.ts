@@ -28,7 +28,7 @@ export function hasCoarseMtime(entry: Entry): boolean {
 
 /**
  * Two entries have the same mtime when they differ by less than a microsecond: utimes() keeps whole
- * microseconds only (libuv), so a copy lands within 0.5 µs of its source (src/remote/fs-helpers.ts).
+ * microseconds only (libuv), so a copy lands within 0.5 µs of its source (src/shared/tree/fs-helpers.ts).
  */
 export function hasSameMtime(a: Entry, b: Entry): boolean {
   const delta = BigInt(a.mtimeNs) - BigInt(b.mtimeNs);

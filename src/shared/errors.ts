@@ -2,6 +2,8 @@
  * Every error a user may see carries a stable code (documented in the README) and an exit code.
  * They are thrown anywhere and turned into output in one place: `src/client/cli/main.ts`.
  */
+import type { Entry } from './entry.js';
+
 export const ErrorCode = {
   USAGE: 'SICKSYNC_E_USAGE',
   CONFIG_INVALID: 'SICKSYNC_E_CONFIG_INVALID',
@@ -19,7 +21,6 @@ export const ErrorCode = {
   SSH: 'SICKSYNC_E_SSH',
   HOST_KEY: 'SICKSYNC_E_HOST_KEY',
   REMOTE_NODE: 'SICKSYNC_E_REMOTE_NODE',
-  MODE_UNSUPPORTED: 'SICKSYNC_E_MODE_UNSUPPORTED',
   /** A connection went over one of the daemon's per-connection limits; that connection only is closed. */
   LIMIT: 'SICKSYNC_E_LIMIT',
   /** The host's sshd refuses both a forwarded channel to the daemon's socket and the exec fallback. */
@@ -28,6 +29,14 @@ export const ErrorCode = {
   NAME_ENCODING: 'SICKSYNC_E_NAME_ENCODING',
   /** A path longer than the filesystem allows; it is named and the rest goes on. */
   PATH_TOO_LONG: 'SICKSYNC_E_PATH_TOO_LONG',
+  /** The target of an operation changed after it was planned; nothing was changed, and it is planned again. */
+  TARGET_CHANGED: 'SICKSYNC_E_TARGET_CHANGED',
+  /** A file changed while it was being read for sending; it is sent again once it settles. */
+  SOURCE_CHANGED: 'SICKSYNC_E_SOURCE_CHANGED',
+  /** A path changed on both sides under the `manual` policy: both versions stay until `sicksync resolve`. */
+  CONFLICT: 'SICKSYNC_E_CONFLICT',
+  /** `history`/`restore` found no version of the path, or no such version number. */
+  NO_VERSION: 'SICKSYNC_E_NO_VERSION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -91,6 +100,18 @@ export interface WireError {
 }
 
 /** Builds an error from one received over the wire, keeping its code when it is one of ours. */
+/** The target of an operation is not what its plan saw there; `current` is what it is now. */
+export class TargetChangedError extends SicksyncError {
+  override name = 'TargetChangedError';
+
+  constructor(
+    readonly path: string,
+    readonly current: Entry | null,
+  ) {
+    super(ErrorCode.TARGET_CHANGED, `${path} changed after the plan was made; planned again`);
+  }
+}
+
 export function getErrorFromWire(wire: WireError): SicksyncError {
   const known = Object.values(ErrorCode) as string[];
   const code = known.includes(wire.code) ? (wire.code as ErrorCode) : ErrorCode.IO;

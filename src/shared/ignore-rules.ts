@@ -6,7 +6,7 @@ import ignore, { type Ignore } from 'ignore';
 
 /**
  * Never synced, whatever the config says: our own temporary files and state. A temporary file is
- * `.<name>.sicksync-tmp-<random>` next to its target (see src/remote/atomic-write.ts).
+ * `.<name>.sicksync-tmp-<random>` next to its target (see src/shared/tree/atomic-write.ts).
  */
 export const BUILTIN_EXCLUDES = ['*.sicksync-tmp-*', '/.sicksync/'];
 

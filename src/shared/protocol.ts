@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ProtocolError } from './errors.js';
 
 /** Bump on any incompatible change; both sides refuse a peer of another version before any file moves. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Largest content payload of one frame; bigger files are streamed as a `write` and `chunk`s. */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -27,6 +27,9 @@ const entry = z.object({
   target: z.string().max(4096).optional(),
 });
 
+/** What an operation expects at its target (plan/types.ts Guard). */
+const guard = z.object({ expect: entry.nullable(), ifChanged: z.enum(['refuse', 'keep']) });
+
 const clientMessages = [
   z.object({
     t: z.literal('hello'),
@@ -37,11 +40,29 @@ const clientMessages = [
     /** gitignore lines; the daemon never scans, reports or deletes what they match. */
     excludes: z.array(z.string().max(4096)).max(100_000),
     client: z.string().max(256),
+    /** Versions to keep of what this client's changes replace; null: keep none. */
+    history: z
+      .object({ versions: z.number().int().min(0).max(10_000), days: z.number().min(0).max(36_500) })
+      .nullable()
+      .optional(),
   }),
-  z.object({ t: z.literal('scan'), req: id }),
+  /** `watch`: from then on, send a `changes` notice whenever something changes at the destination. */
+  z.object({ t: z.literal('scan'), req: id, watch: z.boolean().optional() }),
+  /** Content of a file that is still what the client saw (size and mtime); answered by `data` frames. */
+  z.object({ t: z.literal('read'), req: id, path: relPath, size: z.number().int().nonnegative(), mtimeNs: decimal }),
+  /** The versions kept of a path in the destination's history. */
+  z.object({ t: z.literal('versions'), req: id, path: relPath }),
   z.object({ t: z.literal('hash'), req: id, paths: z.array(relPath).max(100_000) }),
   z.object({ t: z.literal('mkdir'), op: id, path: relPath, mode: z.number().int().min(0).max(0o7777) }),
-  z.object({ t: z.literal('symlink'), op: id, path: relPath, target: z.string().min(1).max(4096), mtimeNs: decimal }),
+  z.object({
+    t: z.literal('symlink'),
+    op: id,
+    path: relPath,
+    target: z.string().min(1).max(4096),
+    mtimeNs: decimal,
+    guard: guard.optional(),
+    keepAs: relPath.optional(),
+  }),
   /** Starts a file; its first bytes ride along. `last` says whether more `chunk`s follow. */
   z.object({
     t: z.literal('write'),
@@ -51,11 +72,13 @@ const clientMessages = [
     mode: z.number().int().min(0).max(0o7777),
     mtimeNs: decimal,
     last: z.boolean(),
+    guard: guard.optional(),
+    keepAs: relPath.optional(),
   }),
   z.object({ t: z.literal('chunk'), op: id, last: z.boolean() }),
   z.object({ t: z.literal('abort'), op: id }),
-  /** `expect` is what the client believes is there; anything else is kept as a conflict copy. */
-  z.object({ t: z.literal('delete'), op: id, path: relPath, expect: entry.nullable() }),
+  /** `guard.expect` is what the client believes is there; anything else is refused or kept, as it says. */
+  z.object({ t: z.literal('delete'), op: id, path: relPath, guard: guard.nullable().optional() }),
   z.object({ t: z.literal('rename'), op: id, from: relPath, to: relPath }),
   z.object({
     t: z.literal('meta'),
@@ -71,7 +94,19 @@ const daemonMessages = [
   z.object({ t: z.literal('scan-page'), req: id, entries: z.array(entry), done: z.boolean() }),
   z.object({ t: z.literal('hashes'), req: id, hashes: z.record(z.string(), z.string().nullable()) }),
   z.object({ t: z.literal('ack'), op: id, entry: entry.nullable(), note: z.string().optional() }),
-  z.object({ t: z.literal('nack'), op: id, error: wireError }),
+  /** `current`: what is at the path now, when the operation was refused because it changed. */
+  z.object({ t: z.literal('nack'), op: id, error: wireError, current: entry.nullable().optional() }),
+  /** Something changed at a watched destination: what is there now, and what is gone. */
+  z.object({ t: z.literal('changes'), entries: z.array(entry).max(100_000), gone: z.array(relPath).max(100_000) }),
+  /** A piece of a file asked for with `read`; the last one has `last` set. */
+  z.object({ t: z.literal('data'), req: id, last: z.boolean() }),
+  z.object({
+    t: z.literal('versions-list'),
+    req: id,
+    versions: z.array(
+      z.object({ number: z.number().int(), path: relPath, date: z.string(), size: z.number().int().nonnegative(), mtimeNs: decimal }),
+    ),
+  }),
   /** A failure not tied to one operation: a refused hello, a malformed frame, a failed scan. */
   z.object({ t: z.literal('error'), req: id.optional(), error: wireError }),
 ] as const;
@@ -85,7 +120,7 @@ export type Message = ClientMessage | DaemonMessage;
 export type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
 
 /** Message types that carry content bytes after their header. */
-const WITH_PAYLOAD: ReadonlySet<string> = new Set(['write', 'chunk']);
+const WITH_PAYLOAD: ReadonlySet<string> = new Set(['write', 'chunk', 'data']);
 
 export function hasPayload(message: Message): boolean {
   return WITH_PAYLOAD.has(message.t);

@@ -24,17 +24,8 @@ export function getEntry(absolutePath: string, relativePath: string): Entry | nu
     if (hasErrno(error, 'ENOENT', 'ENOTDIR')) return null;
     throw error;
   }
-  const kind = getKind(stats);
-  if (kind === null) return null;
-  const entry: Entry = {
-    path: relativePath,
-    kind,
-    size: kind === 'file' ? Number(stats.size) : 0,
-    mode: Number(stats.mode & 0o7777n),
-    mtimeNs: stats.mtimeNs.toString(),
-    ino: stats.ino.toString(),
-  };
-  if (kind === 'symlink') {
+  const entry = toEntry(stats, relativePath);
+  if (entry?.kind === 'symlink') {
     try {
       entry.target = readlinkSync(absolutePath);
     } catch (error) {
@@ -43,4 +34,18 @@ export function getEntry(absolutePath: string, relativePath: string): Entry | nu
     }
   }
   return entry;
+}
+
+/** An Entry from stats already taken (a link's target is the caller's to add). */
+export function toEntry(stats: BigIntStats, relativePath: string): Entry | null {
+  const kind = getKind(stats);
+  if (kind === null) return null;
+  return {
+    path: relativePath,
+    kind,
+    size: kind === 'file' ? Number(stats.size) : 0,
+    mode: Number(stats.mode & 0o7777n),
+    mtimeNs: stats.mtimeNs.toString(),
+    ino: stats.ino.toString(),
+  };
 }

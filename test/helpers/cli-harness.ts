@@ -131,6 +131,8 @@ export type Tree = Record<string, TreeEntry>;
 export interface TreeOptions {
   /** Leaves out a path (and, for a folder, everything in it). */
   exclude?: (relativePath: string, kind: TreeEntry['kind']) => boolean;
+  /** Also list `.sicksync/` at the top (each side's version history), which is never synced. */
+  withHistory?: boolean;
 }
 
 async function hashFile(file: string): Promise<string> {
@@ -140,7 +142,7 @@ async function hashFile(file: string): Promise<string> {
 }
 
 /** Reads a folder into a Tree; a missing folder is an empty tree. */
-export async function treeOf(dir: string, { exclude }: TreeOptions = {}): Promise<Tree> {
+export async function treeOf(dir: string, { exclude, withHistory = false }: TreeOptions = {}): Promise<Tree> {
   const tree: Tree = {};
   const walk = async (relative: string): Promise<void> => {
     let names: string[];
@@ -152,6 +154,7 @@ export async function treeOf(dir: string, { exclude }: TreeOptions = {}): Promis
       throw error;
     }
     for (const name of names.sort()) {
+      if (relative === '' && name === '.sicksync' && !withHistory) continue;
       const rel = relative ? `${relative}/${name}` : name;
       const absolute = path.join(dir, rel);
       let stats;

@@ -260,11 +260,11 @@ async function getLocalEntry(localRoot: string, path: string): Promise<Entry> {
 export async function getOpFor(localRoot: string, path: string): Promise<Op> {
   const entry = await getLocalEntry(localRoot, path);
   const kind = entry.kind === 'file' ? 'write' : entry.kind === 'dir' ? 'mkdir' : 'symlink';
-  return { kind, path, entry };
+  return { kind, side: 'remote', path, entry };
 }
 
 export async function getMetaOp(localRoot: string, path: string): Promise<Op> {
-  return { kind: 'meta', path, entry: await getLocalEntry(localRoot, path) };
+  return { kind: 'meta', side: 'remote', path, entry: await getLocalEntry(localRoot, path) };
 }
 
 export async function putFile(root: string, path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {

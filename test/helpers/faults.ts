@@ -20,7 +20,7 @@ import { listDescendants } from './ssh-harness.js';
 
 const run = promisify(execFile);
 
-/** The name every destination-side temporary file has (src/remote/atomic-write.ts). */
+/** The name every destination-side temporary file has (src/shared/tree/atomic-write.ts). */
 export const TEMP_FILE = /\.sicksync-tmp-/;
 
 // ---------------------------------------------------------------------------------------------

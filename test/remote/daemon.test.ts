@@ -173,7 +173,7 @@ describe('several clients at once', () => {
     await putFile(b, 'only-b.txt', 'b');
     const [first, second] = await Promise.all([harness.connect(paths.socket, a), harness.connect(paths.socket, b)]);
 
-    const [scanA, scanB] = await Promise.all([first.scan(), second.scan()]);
+    const [scanA, scanB] = await Promise.all([first.scan(false), second.scan(false)]);
 
     expect([...scanA.keys()]).toEqual(['only-a.txt']);
     expect([...scanB.keys()]).toEqual(['only-b.txt']);
@@ -341,7 +341,7 @@ describe('root entries', () => {
     await putFile(local, 'shared.txt', 'both see this\n', 0o640);
 
     await writer.apply(await getOpFor(local, 'shared.txt'), local);
-    const seen = (await reader.scan()).get('shared.txt');
+    const seen = (await reader.scan(false)).get('shared.txt');
 
     expect(seen).toMatchObject({ kind: 'file', size: 14, mode: 0o640 });
     expect(seen).toEqual(await getEntryAt(root, 'shared.txt'));

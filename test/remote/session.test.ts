@@ -281,9 +281,13 @@ describe('delete guard at the daemon', () => {
     const expected = (await getEntryAt(root, 'gone.txt'))!;
     const connection = await harness.connect(socket, root);
 
-    expect(await connection.apply({ kind: 'delete', path: 'gone.txt', expect: expected }, root)).toEqual({ entry: null });
+    expect(
+      await connection.apply({ kind: 'delete', side: 'remote', path: 'gone.txt', guard: { expect: expected, ifChanged: 'keep' } }, root),
+    ).toEqual({ entry: null });
     expect(existsSync(join(root, 'gone.txt'))).toBe(false);
-    expect(await connection.apply({ kind: 'delete', path: 'gone.txt', expect: expected }, root)).toEqual({
+    expect(
+      await connection.apply({ kind: 'delete', side: 'remote', path: 'gone.txt', guard: { expect: expected, ifChanged: 'keep' } }, root),
+    ).toEqual({
       entry: null,
       note: 'already gone',
     });
@@ -301,7 +305,10 @@ describe('delete guard at the daemon', () => {
     const current = await readFile(join(root, 'notes.txt'));
     const connection = await harness.connect(socket, root);
 
-    const result = await connection.apply({ kind: 'delete', path: 'notes.txt', expect: expected }, root);
+    const result = await connection.apply(
+      { kind: 'delete', side: 'remote', path: 'notes.txt', guard: { expect: expected, ifChanged: 'keep' } },
+      root,
+    );
 
     const names = await listTree(root);
     expect(names).toHaveLength(1);
@@ -319,7 +326,10 @@ describe('delete guard at the daemon', () => {
 
     for (const folder of ['build', 'logs']) {
       const expected = (await getEntryAt(root, folder))!;
-      const result = await connection.apply({ kind: 'delete', path: folder, expect: expected }, root);
+      const result = await connection.apply(
+        { kind: 'delete', side: 'remote', path: folder, guard: { expect: expected, ifChanged: 'keep' } },
+        root,
+      );
       expect(result.note, folder).toMatch(/^kept/);
       expect(result.entry, folder).toMatchObject({ path: folder, kind: 'dir' });
     }
@@ -332,7 +342,10 @@ describe('delete guard at the daemon', () => {
     await mkdir(join(root, 'empty'));
     const connection = await harness.connect(socket, root);
 
-    const result = await connection.apply({ kind: 'delete', path: 'empty', expect: (await getEntryAt(root, 'empty'))! }, root);
+    const result = await connection.apply(
+      { kind: 'delete', side: 'remote', path: 'empty', guard: { expect: (await getEntryAt(root, 'empty'))!, ifChanged: 'keep' } },
+      root,
+    );
 
     expect(result).toEqual({ entry: null });
     expect(await listTree(root)).toEqual([]);
@@ -369,7 +382,7 @@ describe('operations in order', () => {
     await connection.apply(await getOpFor(local, 'a.txt'), local);
 
     const moved = await connection.apply(
-      { kind: 'rename', from: 'a.txt', path: 'sub/b.txt', entry: (await getEntryAt(local, 'a.txt'))! },
+      { kind: 'rename', side: 'remote', from: 'a.txt', path: 'sub/b.txt', entry: (await getEntryAt(local, 'a.txt'))! },
       local,
     );
 

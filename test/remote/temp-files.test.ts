@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isStaleTempFile } from '../../src/remote/temp-files.js';
+import { isStaleTempFile } from '../../src/shared/tree/temp-files.js';
 import { MTIME } from '../helpers/entries.js';
 import { putFile, useDaemonHarness, waitUntil } from '../helpers/daemon-harness.js';
 

@@ -36,8 +36,8 @@ const CLIENT_MESSAGES: ClientMessage[] = [
   { t: 'write', op: 3, path: 'big.bin', size: 3 * CHUNK_SIZE, mode: 0o600, mtimeNs: '1700000000123456789', last: false },
   { t: 'chunk', op: 3, last: true },
   { t: 'abort', op: 3 },
-  { t: 'delete', op: 4, path: 'old.txt', expect: ENTRY },
-  { t: 'delete', op: 5, path: 'unknown.txt', expect: null },
+  { t: 'delete', op: 4, path: 'old.txt', guard: { expect: ENTRY, ifChanged: 'keep' } },
+  { t: 'delete', op: 5, path: 'unknown.txt', guard: null },
   { t: 'rename', op: 6, from: 'a', to: 'b/c' },
   { t: 'meta', op: 7, path: 'dir', mode: 0o700, mtimeNs: '1700000000000000000' },
   { t: 'meta', op: 8, path: 'dir', mode: 0o7777, mtimeNs: null },
@@ -229,10 +229,14 @@ describe('validateClientMessage / validateDaemonMessage refuse malformed headers
     ['a path list with a number', { t: 'hash', req: 1, paths: ['a', 2] }, /at paths\.1: .*expected string/],
     [
       'a delete whose expected entry has an unknown kind',
-      { t: 'delete', op: 1, path: 'a', expect: { ...ENTRY, kind: 'fifo' } },
-      /at expect\.kind: /,
+      { t: 'delete', op: 1, path: 'a', guard: { expect: { ...ENTRY, kind: 'fifo' }, ifChanged: 'keep' } },
+      /at guard\.expect\.kind: /,
     ],
-    ['a delete without expect', { t: 'delete', op: 1, path: 'a' }, /at expect: /],
+    [
+      'a delete whose guard says nothing of what to do',
+      { t: 'delete', op: 1, path: 'a', guard: { expect: null } },
+      /at guard\.ifChanged: /,
+    ],
     ['a hello with an empty root', { t: 'hello', protocol: 1, version: '0.1.0', root: '', excludes: [], client: 'c' }, /at root: /],
     [
       'a hello whose excludes is a string',

@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { ErrorCode, ExitCode, SicksyncError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
@@ -24,6 +26,21 @@ function getPassThrough(flags: SyncFlags): string[] {
   return [flags.once && '--once', flags.force && '--force', flags.deleteExtraneous && '--delete-extraneous'].filter(
     (flag): flag is string => typeof flag === 'string',
   );
+}
+
+/** The project of the working folder, or the one registered under `alias`. */
+async function loadFrom(alias?: string) {
+  const config = await import('../config/load-project.js');
+  const home = homedir();
+  return alias ? config.loadProjectByAlias(alias, { home }) : config.loadProject({ cwd: process.cwd(), home });
+}
+
+/** The project a file given on the command line is in, found from its folder (the file may be gone). */
+async function loadFor(file: string) {
+  const { loadProject } = await import('../config/load-project.js');
+  let folder = dirname(resolve(process.cwd(), file));
+  while (!existsSync(folder) && dirname(folder) !== folder) folder = dirname(folder);
+  return loadProject({ cwd: folder, home: homedir() });
 }
 
 async function runSync(flags: SyncFlags): Promise<number> {
@@ -150,6 +167,62 @@ function buildCli(args: string[], done: (code: number) => void): Argv {
       printLines(await runList({ home }));
       done(ExitCode.OK);
     })
+    .command<{ alias?: string }>(
+      'conflicts [alias]',
+      'list the conflicts left open (conflictPolicy "manual") of this project, or of a registered one',
+      (y) => y.positional('alias', { type: 'string' }) as Argv<{ alias?: string }>,
+      async (argv) => {
+        const { listConflicts } = await import('../commands/conflicts.js');
+        printLines(await listConflicts(await loadFrom(argv.alias)));
+        done(ExitCode.OK);
+      },
+    )
+    .command<{ path: string; keep: 'local' | 'remote' | 'both' }>(
+      'resolve <path>',
+      'settle an open conflict: keep the local version, the remote one, or both (the remote one beside it)',
+      (y) =>
+        y.positional('path', { type: 'string', demandOption: true }).option('keep', {
+          choices: ['local', 'remote', 'both'] as const,
+          demandOption: true,
+          describe: 'which version stays at the path',
+        }) as unknown as Argv<{ path: string; keep: 'local' | 'remote' | 'both' }>,
+      async (argv) => {
+        const { resolveConflict } = await import('../commands/conflicts.js');
+        printLines(await resolveConflict(await loadFor(argv.path), argv.path, argv.keep, process.cwd()));
+        done(ExitCode.OK);
+      },
+    )
+    .command<{ path: string }>(
+      'history <path>',
+      'list the versions kept of a file, here and at every destination, newest first',
+      (y) => y.positional('path', { type: 'string', demandOption: true }) as Argv<{ path: string }>,
+      async (argv) => {
+        const { listHistory } = await import('../commands/history.js');
+        printLines(await listHistory(await loadFor(argv.path), argv.path, process.cwd()));
+        done(ExitCode.OK);
+      },
+    )
+    .command<{ path: string; version: number }>(
+      'restore <path>',
+      'bring a kept version of a file back into the project (the newest unless --version says)',
+      (y) =>
+        y
+          .positional('path', { type: 'string', demandOption: true })
+          // Here --version is the version of the file, not of sicksync.
+          .version(false)
+          .option('version', { type: 'number', default: 1, describe: 'the number "sicksync history" shows' }) as unknown as Argv<{
+          path: string;
+          version: number;
+        }>,
+      async (argv) => {
+        if (!Number.isInteger(argv.version) || argv.version < 1) {
+          throw new SicksyncError(ErrorCode.USAGE, '--version takes a version number from "sicksync history" (1 is the newest)');
+        }
+        const { restoreVersion } = await import('../commands/history.js');
+        printLines(await restoreVersion(await loadFor(argv.path), argv.path, argv.version, process.cwd()));
+        done(ExitCode.OK);
+      },
+    )
     .command('remote', 'the remote side: daemon | start-daemon | stop | status | bridge', (y) => defineRemote(y, args, done))
     .strict()
     .version(VERSION)

@@ -16,6 +16,7 @@ export const PROJECT_DEFAULTS = {
   rules: [],
   conflictPolicy: 'keep-both',
   deleteGuard: 0.3,
+  history: { versions: 10, days: 30 },
 } as const satisfies Omit<ProjectConfig, 'name' | 'root' | 'configPath' | 'destinations'>;
 
 /** How problems in command-line values are located, since they come from no file. */
@@ -97,6 +98,7 @@ export function validateProject(
     rules: file.rules ?? defaults.rules ?? [...PROJECT_DEFAULTS.rules],
     conflictPolicy: file.conflictPolicy ?? defaults.conflictPolicy ?? PROJECT_DEFAULTS.conflictPolicy,
     deleteGuard: cli.deleteGuard ?? file.deleteGuard ?? defaults.deleteGuard ?? PROJECT_DEFAULTS.deleteGuard,
+    history: file.history ?? defaults.history ?? { ...PROJECT_DEFAULTS.history },
   };
 }
 

@@ -42,6 +42,8 @@ const sharedFields = {
   rules: z.array(ruleSchema).optional(),
   conflictPolicy: z.enum(CONFLICT_POLICIES).optional(),
   deleteGuard: z.number().min(0).max(1).optional(),
+  /** Versions kept of files sicksync replaces or deletes: per file, by count and age. */
+  history: z.strictObject({ versions: z.number().int().min(0).max(10_000), days: z.number().min(0).max(36_500) }).optional(),
 };
 
 export const projectFileSchema = z.strictObject({

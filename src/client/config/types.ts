@@ -45,6 +45,8 @@ export interface ProjectConfig {
   rules: SyncRule[];
   conflictPolicy: ConflictPolicy;
   deleteGuard: number;
+  /** Versions kept of files replaced or deleted by a change from elsewhere, on each side. */
+  history: { versions: number; days: number };
 }
 
 export interface GlobalProject {
@@ -58,7 +60,7 @@ export interface GlobalConfig {
   path: string;
   projects: GlobalProject[];
   /** Defaults for every project; same fields as a project file, all optional. */
-  defaults: Partial<Pick<ProjectConfig, 'mode' | 'excludes' | 'excludesFile' | 'conflictPolicy' | 'deleteGuard' | 'rules'>>;
+  defaults: Partial<Pick<ProjectConfig, 'mode' | 'excludes' | 'excludesFile' | 'conflictPolicy' | 'deleteGuard' | 'rules' | 'history'>>;
 }
 
 /** Settings given on the command line; they win over every file. */

@@ -6,14 +6,14 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { Entry, Snapshot } from '../../shared/entry.js';
-import { ErrorCode, ProtocolError, SicksyncError, getErrorFromWire } from '../../shared/errors.js';
+import { ErrorCode, ProtocolError, SicksyncError, TargetChangedError, getErrorFromWire } from '../../shared/errors.js';
 import type { Op } from '../../shared/plan/types.js';
 import { PROTOCOL_VERSION, validateDaemonMessage, type ClientMessage, type DaemonMessage } from '../../shared/protocol.js';
 import { attachSocket, queueMessage, readMessage, sendMessage } from '../../shared/socket-io.js';
 import { startHeartbeat } from '../../shared/heartbeat.js';
 import { getHeartbeatMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
-import type { Endpoint, OpResult } from './endpoint.js';
+import type { ChangeListener, Endpoint, OpResult, VersionInfo } from './endpoint.js';
 import { isSmallFile, queueSmallFile, readSmallFile, streamFile } from './send-file.js';
 
 /** Time for the daemon to open the destination folder and welcome us. */
@@ -27,14 +27,33 @@ interface Waiter<T> {
 export interface HelloOptions {
   root: string;
   excludes: readonly string[];
+  /** Versions to keep at the destination of what this client replaces there; null: none. */
+  history?: { versions: number; days: number } | null;
 }
+
+/** A `read` in progress: its pieces are handed to the sink one at a time, in order. */
+interface Reader {
+  sink: (chunk: Buffer) => Promise<void>;
+  chain: Promise<void>;
+  queued: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Pieces of a read waiting for the sink before the socket is paused. */
+const READ_QUEUE = 4;
 
 export class DaemonConnection implements Endpoint {
   private nextId = 1;
-  private readonly acks = new Map<number, Waiter<OpResult>>();
+  /** Each with the path of its operation, for a refusal that says what is there now. */
+  private readonly acks = new Map<number, Waiter<OpResult> & { path: string }>();
   private readonly requests = new Map<number, Waiter<DaemonMessage>>();
   private readonly scanPages = new Map<number, Entry[]>();
   private readonly closeListeners: ((reason: string) => void)[] = [];
+  private readonly changeListeners: ChangeListener[] = [];
+  private readonly readers = new Map<number, Reader>();
+  private readPaused = false;
+  host = '';
   private closedReason: string | null = null;
   private sendChain: Promise<void> = Promise.resolve();
   root = '';
@@ -110,6 +129,7 @@ export class DaemonConnection implements Endpoint {
       root: hello.root,
       excludes: [...hello.excludes],
       client: hostname(),
+      history: hello.history ?? null,
     };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
@@ -129,6 +149,7 @@ export class DaemonConnection implements Endpoint {
       throw new ProtocolError(`daemon speaks protocol ${answer.protocol}, this client ${PROTOCOL_VERSION}`, ErrorCode.PROTOCOL_VERSION);
     }
     this.root = answer.root;
+    this.host = answer.host;
     this.daemonVersion = answer.version;
   }
 
@@ -148,17 +169,18 @@ export class DaemonConnection implements Endpoint {
 
   private handleFrame(data: WebSocket.RawData, isBinary: boolean): void {
     let message: DaemonMessage;
+    let payload: Buffer;
     try {
-      ({ message } = readMessage(data, isBinary, validateDaemonMessage));
+      ({ message, payload } = readMessage(data, isBinary, validateDaemonMessage));
     } catch (error) {
       this.ws.close(1008, 'protocol error');
       this.handleClose(`the daemon sent a malformed frame: ${(error as Error).message}`);
       return;
     }
-    this.dispatch(message);
+    this.dispatch(message, payload);
   }
 
-  private dispatch(message: DaemonMessage): void {
+  private dispatch(message: DaemonMessage, payload: Buffer): void {
     switch (message.t) {
       case 'ack':
       case 'nack': {
@@ -166,9 +188,20 @@ export class DaemonConnection implements Endpoint {
         if (!waiter) return; // e.g. a second nack for chunks of a write that already failed
         this.acks.delete(message.op);
         if (message.t === 'ack') waiter.resolve({ entry: message.entry, ...(message.note ? { note: message.note } : {}) });
-        else waiter.reject(getErrorFromWire(message.error));
+        else if (message.error.code === ErrorCode.TARGET_CHANGED && message.current !== undefined) {
+          waiter.reject(new TargetChangedError(waiter.path, message.current));
+        } else waiter.reject(getErrorFromWire(message.error));
         return;
       }
+      case 'changes':
+        for (const listener of this.changeListeners) listener(message.entries, message.gone);
+        return;
+      case 'data':
+        this.takeData(message.req, payload, message.last);
+        return;
+      case 'versions-list':
+        this.settleRequest(message.req, message);
+        return;
       case 'scan-page': {
         const entries = this.scanPages.get(message.req) ?? [];
         entries.push(...message.entries);
@@ -184,6 +217,12 @@ export class DaemonConnection implements Endpoint {
         return;
       case 'error': {
         const error = getErrorFromWire(message.error);
+        const reader = message.req === undefined ? undefined : this.readers.get(message.req);
+        if (reader && message.req !== undefined) {
+          this.readers.delete(message.req);
+          void reader.chain.then(() => reader.reject(error));
+          return;
+        }
         const waiter = this.requests.get(message.req ?? 0);
         if (waiter) {
           this.requests.delete(message.req ?? 0);
@@ -201,9 +240,54 @@ export class DaemonConnection implements Endpoint {
     waiter?.resolve(message);
   }
 
-  async scan(): Promise<Snapshot> {
+  onChanges(listener: ChangeListener): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Hands a piece of a read to its sink, in order; the socket pauses while the sink lags. */
+  private takeData(req: number, payload: Buffer, last: boolean): void {
+    const reader = this.readers.get(req);
+    if (!reader) return;
+    if (last) this.readers.delete(req);
+    reader.queued += 1;
+    if (reader.queued >= READ_QUEUE && !this.readPaused) {
+      this.readPaused = true;
+      this.ws.pause();
+    }
+    reader.chain = reader.chain
+      .then(() => reader.sink(payload))
+      .finally(() => {
+        reader.queued -= 1;
+        if (this.readPaused && [...this.readers.values()].every((r) => r.queued < READ_QUEUE / 2)) {
+          this.readPaused = false;
+          this.ws.resume();
+        }
+      });
+    if (last) reader.chain.then(reader.resolve, reader.reject);
+    else reader.chain.catch(() => undefined);
+  }
+
+  read(entry: Entry, sink: (chunk: Buffer) => Promise<void>): Promise<void> {
     const req = this.allocateId();
-    await this.request(req, { t: 'scan', req });
+    return new Promise<void>((resolve, reject) => {
+      this.readers.set(req, { sink, chain: Promise.resolve(), queued: 0, resolve, reject });
+      sendMessage(this.ws, { t: 'read', req, path: entry.path, size: entry.size, mtimeNs: entry.mtimeNs }).catch((error: Error) => {
+        this.readers.delete(req);
+        reject(error);
+      });
+    });
+  }
+
+  async versions(path: string): Promise<VersionInfo[]> {
+    const req = this.allocateId();
+    const answer = await this.request(req, { t: 'versions', req, path });
+    if (answer.t !== 'versions-list') throw new ProtocolError(`expected versions, got '${answer.t}'`);
+    return answer.versions.map((version) => ({ ...version, date: new Date(version.date) }));
+  }
+
+  async scan(watch: boolean): Promise<Snapshot> {
+    const req = this.allocateId();
+    await this.request(req, { t: 'scan', req, watch });
     const entries = this.scanPages.get(req) ?? [];
     this.scanPages.delete(req);
     return new Map(entries.map((entry) => [entry.path, entry]));
@@ -218,7 +302,7 @@ export class DaemonConnection implements Endpoint {
 
   apply(op: Op, localRoot: string): Promise<OpResult> {
     const id = this.allocateId();
-    const acked = new Promise<OpResult>((resolve, reject) => this.acks.set(id, { resolve, reject }));
+    const acked = new Promise<OpResult>((resolve, reject) => this.acks.set(id, { resolve, reject, path: op.path }));
     // Small files are read now, in parallel; frames still leave strictly in plan order (a file's
     // chunks before the folder times that follow it), and acknowledgements are awaited in parallel.
     const content = op.kind === 'write' && isSmallFile(op.entry) ? readSmallFile(localRoot, op.entry) : null;
@@ -245,16 +329,17 @@ export class DaemonConnection implements Endpoint {
           path: change.path,
           target: change.entry.target ?? '',
           mtimeNs: change.entry.mtimeNs,
+          ...getReplaceFields(change),
         });
       case 'meta':
         return queueMessage(this.ws, { t: 'meta', op, path: change.path, mode: change.entry.mode, mtimeNs: change.entry.mtimeNs });
       case 'delete':
-        return queueMessage(this.ws, { t: 'delete', op, path: change.path, expect: change.expect });
+        return queueMessage(this.ws, { t: 'delete', op, path: change.path, guard: change.guard });
       case 'rename':
         return queueMessage(this.ws, { t: 'rename', op, from: change.from, to: change.path });
       case 'write':
-        if (content) return queueSmallFile(this.ws, op, change.entry, await content);
-        return streamFile(this.ws, op, change.entry, localRoot);
+        if (content) return queueSmallFile(this.ws, op, change.entry, await content, getReplaceFields(change));
+        return streamFile(this.ws, op, change.entry, localRoot, getReplaceFields(change));
     }
   }
 
@@ -267,9 +352,10 @@ export class DaemonConnection implements Endpoint {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
     const error = new SicksyncError(ErrorCode.CONNECTION_LOST, `lost the connection to ${this.description}: ${reason}`);
-    for (const waiter of [...this.acks.values(), ...this.requests.values()]) waiter.reject(error);
+    for (const waiter of [...this.acks.values(), ...this.requests.values(), ...this.readers.values()]) waiter.reject(error);
     this.acks.clear();
     this.requests.clear();
+    this.readers.clear();
     for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
 
@@ -287,4 +373,11 @@ export class DaemonConnection implements Endpoint {
       this.ws.close(1000, 'client done');
     });
   }
+}
+
+/** What a write or link op says about its target, as the protocol carries it. */
+function getReplaceFields(
+  op: Extract<Op, { kind: 'write' | 'symlink' }>,
+): Pick<Extract<ClientMessage, { t: 'write' }>, 'guard' | 'keepAs'> {
+  return { ...(op.guard ? { guard: op.guard } : {}), ...(op.keepAs === undefined ? {} : { keepAs: op.keepAs }) };
 }

@@ -8,7 +8,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { Entry } from '../../shared/entry.js';
-import { CHUNK_SIZE } from '../../shared/protocol.js';
+import { CHUNK_SIZE, type MessageOf } from '../../shared/protocol.js';
 import { queueMessage, sendMessage } from '../../shared/socket-io.js';
 import { ErrorCode, SicksyncError, hasErrno, isErrnoException } from '../../shared/errors.js';
 import { SourceChangedError } from './endpoint.js';
@@ -81,14 +81,21 @@ export async function readSmallFile(localRoot: string, entry: Entry): Promise<Bu
   }
 }
 
-export function queueSmallFile(ws: WebSocket, op: number, entry: Entry, content: Buffer): void {
-  queueMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last: true }, content);
+/** A write's guard and conflict-copy name, as its first frame carries them. */
+export type ReplaceFields = Pick<MessageOf<'write'>, 'guard' | 'keepAs'>;
+
+export function queueSmallFile(ws: WebSocket, op: number, entry: Entry, content: Buffer, replace: ReplaceFields): void {
+  queueMessage(
+    ws,
+    { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last: true, ...replace },
+    content,
+  );
 }
 
 /** Chunks handed to the socket and not yet written: the read of the next overlaps their sending. */
 const CHUNKS_IN_FLIGHT = 4;
 
-export async function streamFile(ws: WebSocket, op: number, entry: Entry, localRoot: string): Promise<void> {
+export async function streamFile(ws: WebSocket, op: number, entry: Entry, localRoot: string, replace: ReplaceFields): Promise<void> {
   const handle = await openSource(localRoot, entry);
   const inFlight: Promise<void>[] = [];
   try {
@@ -108,7 +115,11 @@ export async function streamFile(ws: WebSocket, op: number, entry: Entry, localR
       }
       const payload = buffer.subarray(0, bytesRead);
       const sent = first
-        ? sendMessage(ws, { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last }, payload)
+        ? sendMessage(
+            ws,
+            { t: 'write', op, path: entry.path, size: entry.size, mode: entry.mode, mtimeNs: entry.mtimeNs, last, ...replace },
+            payload,
+          )
         : sendMessage(ws, { t: 'chunk', op, last }, payload);
       // Handled now, not only when awaited below: a connection that drops while the next chunk is
       // read rejects every chunk still on its way, and an unhandled rejection would end the process.

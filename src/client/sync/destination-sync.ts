@@ -2,16 +2,22 @@
  * Keeps one destination following the project. Each destination has its own queue of dirty paths
  * and its own connection, so a slow or failing one never holds back the others.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isInside, type Entry, type Snapshot } from '../../shared/entry.js';
+import { isInside, type Snapshot } from '../../shared/entry.js';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import { getFileHash } from '../../shared/hash.js';
-import { getPushPlan } from '../../shared/plan/plan-push.js';
-import type { Baseline, BaselineRecord, PushPlan, PushPlanInput } from '../../shared/plan/types.js';
+import type { IgnoreRules } from '../../shared/ignore-rules.js';
+import { reconcile } from '../../shared/plan/reconcile.js';
+import type { Baseline, Conflict, GuardTrip, Hashes, Plan, PlanInput } from '../../shared/plan/types.js';
+import type { ConflictPolicy, SyncMode } from '../../shared/sync-mode.js';
+import type { TreeIndex } from '../../shared/tree-index.js';
+import type { HistoryPolicy } from '../../shared/tree/history.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
-import { applyPlan, type ApplyOutcome } from './apply-plan.js';
-import type { BaselineStore } from './baseline-store.js';
+import { applyPlan, type ApplyOutcome, type Sides } from './apply-plan.js';
+import type { BaselineStore, Resolution } from './baseline-store.js';
+import { LocalTree } from './local-tree.js';
 import type { Reporter } from './reporter.js';
 import { formatSummary } from './summary.js';
 
@@ -20,7 +26,16 @@ export interface DestinationOptions {
   label: string;
   localRoot: string;
   /** The project's live index of local entries, shared by every destination. */
-  local: Snapshot;
+  index: TreeIndex;
+  rules: IgnoreRules;
+  /** The mode of each path: the destination's, or the last project rule that matches. */
+  getMode: (path: string, isDir: boolean) => SyncMode;
+  /** Some path of this destination comes back (pull or bidirectional): the daemon watches it. */
+  twoWay: boolean;
+  policy: ConflictPolicy;
+  history: HistoryPolicy | null;
+  /** Changes this destination brought into the project: the other destinations follow them. */
+  onLocalChanged: (paths: string[]) => void;
   connect: () => Promise<Endpoint>;
   store: BaselineStore;
   reporter: Reporter;
@@ -33,7 +48,12 @@ export interface DestinationOptions {
   once: boolean;
 }
 
-export type DestinationState = 'connecting' | 'syncing' | 'watching' | 'retrying' | 'failed' | 'stopped';
+export type DestinationState = 'connecting' | 'syncing' | 'watching' | 'paused' | 'retrying' | 'failed' | 'stopped';
+
+/** A live batch deleting fewer entries than this is an edit, never a wipe-out (reconcile.ts). */
+const LIVE_GUARD_FLOOR = 20;
+
+const RESOLUTION_POLICY: Record<Resolution, ConflictPolicy> = { local: 'local', remote: 'remote', both: 'keep-both' };
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000];
 
@@ -44,7 +64,6 @@ const FATAL_CODES: ReadonlySet<string> = new Set([
   ErrorCode.HOST_KEY,
   ErrorCode.REMOTE_NODE,
   ErrorCode.PATH_OUTSIDE_ROOT,
-  ErrorCode.MODE_UNSUPPORTED,
   ErrorCode.SSH_FORWARDING,
   ErrorCode.PATH_TOO_LONG,
   ErrorCode.NAME_ENCODING,
@@ -60,7 +79,15 @@ export class DestinationSync {
   readonly failures = new Map<string, SicksyncError>();
   fatal: SicksyncError | null = null;
   private endpoint: Endpoint | null = null;
+  private localTree: LocalTree | null = null;
+  /** A connection was made once: a later loss is the connection's, not the host's refusal. */
+  private hasConnected = false;
   private baseline: Baseline = new Map();
+  /** What the destination holds: scanned at each catch-up, then kept current by notices and acks. */
+  private remote: Snapshot = new Map();
+  /** Conflicts left for the user (`manual`), by path. */
+  readonly conflicts = new Map<string, Conflict>();
+  private readonly resolutions = new Map<string, Resolution>();
   private readonly dirty = new Set<string>();
   private needsCatchUp = true;
   private stopping = false;
@@ -89,9 +116,35 @@ export class DestinationSync {
     return this.options.label;
   }
 
-  /** Converged: caught up with nothing pending and nothing refused. */
+  /** Converged: caught up with nothing pending, nothing refused and no conflict left open. */
   get isConverged(): boolean {
-    return !this.fatal && !this.needsCatchUp && this.dirty.size === 0 && this.failures.size === 0;
+    return !this.fatal && !this.needsCatchUp && this.dirty.size === 0 && this.failures.size === 0 && this.conflicts.size === 0;
+  }
+
+  /** Settles an open conflict the way the user said; applied with the next batch. */
+  resolve(path: string, keep: Resolution): boolean {
+    if (!this.conflicts.has(path)) return false;
+    this.resolutions.set(path, keep);
+    this.baselineChanged = true;
+    this.markDirty([path]);
+    return true;
+  }
+
+  private resolutionTimer: NodeJS.Timeout | null = null;
+
+  /** While conflicts are open, looks for answers from `sicksync resolve` twice a second. */
+  private watchResolutions(): void {
+    if (this.resolutionTimer || this.options.once || this.stopping || this.conflicts.size === 0) return;
+    this.resolutionTimer = setTimeout(() => {
+      this.resolutionTimer = null;
+      void this.takeResolutions().finally(() => this.watchResolutions());
+    }, 500);
+  }
+
+  private async takeResolutions(): Promise<void> {
+    for (const [path, keep] of await this.options.store.takeResolutions()) {
+      if (!this.resolve(path, keep)) this.options.reporter.warn(`${this.label}: ${path}: no open conflict to resolve`);
+    }
   }
 
   start(): Promise<void> {
@@ -106,6 +159,8 @@ export class DestinationSync {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.resolutionTimer) clearTimeout(this.resolutionTimer);
+    this.resolutionTimer = null;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.wake?.();
@@ -117,24 +172,31 @@ export class DestinationSync {
 
   private async run(): Promise<void> {
     let attempt = 0;
+    // --once: a connection that drops after it was made (a daemon reaching its idle exit just as we
+    // came) is made again, twice at most; one that cannot be made fails at once.
+    let onceReconnects = 0;
     while (!this.stopping && !this.fatal) {
       try {
         if (!this.endpoint) await this.connect();
         if (this.needsCatchUp) await this.catchUp();
         attempt = 0;
         if (this.options.once) {
-          if (this.dirty.size > 0) await this.syncDirty();
-          break;
+          if (this.dirty.size > 0 && this.endpoint) await this.syncDirty();
+          if (!this.needsCatchUp || onceReconnects >= 2) break;
+          onceReconnects += 1;
+          continue;
         }
         if (this.dirty.size > 0) await this.syncDirty();
         else await this.waitForWork();
       } catch (error) {
-        if (this.options.once || !isRetryable(error)) {
+        const lost = error instanceof SicksyncError && error.code === ErrorCode.CONNECTION_LOST && this.hasConnected;
+        if ((this.options.once && !(lost && onceReconnects < 2)) || !isRetryable(error)) {
           this.fatal = error instanceof SicksyncError ? error : new SicksyncError(ErrorCode.IO, (error as Error).message ?? String(error));
-          this.state = 'failed';
+          this.state = this.fatal.code === ErrorCode.DELETE_GUARD ? 'paused' : 'failed';
           this.options.reporter.error(`${this.label}: ${this.fatal.message} (${this.fatal.code})`);
           break;
         }
+        if (this.options.once) onceReconnects += 1;
         this.dropEndpoint();
         const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] ?? 5000;
         attempt += 1;
@@ -151,7 +213,15 @@ export class DestinationSync {
     this.state = 'connecting';
     const endpoint = await this.options.connect();
     this.endpoint = endpoint;
+    this.hasConnected = true;
+    this.localTree = new LocalTree(this.options.localRoot, this.options.rules, this.options.history, endpoint.host || this.label);
     this.needsCatchUp = true;
+    endpoint.onChanges((entries, gone) => {
+      if (this.endpoint !== endpoint) return;
+      for (const entry of entries) this.remote.set(entry.path, entry);
+      for (const path of gone) this.remote.delete(path);
+      this.markDirty([...entries.map((entry) => entry.path), ...gone]);
+    });
     endpoint.onClose((reason) => {
       if (this.endpoint !== endpoint || this.stopping) return;
       this.options.reporter.warn(`${this.label}: connection lost (${reason})`);
@@ -178,22 +248,20 @@ export class DestinationSync {
     this.state = 'syncing';
     const endpoint = this.requireEndpoint();
     if (!this.baselineLoaded) {
-      this.baseline = (await this.options.store.load()) ?? new Map<string, BaselineRecord>();
+      const stored = await this.options.store.load();
+      if (stored) {
+        this.baseline = stored.baseline;
+        for (const [path, conflict] of stored.conflicts) this.conflicts.set(path, conflict);
+        for (const [path, keep] of stored.resolutions) this.resolutions.set(path, keep);
+      }
       this.baselineLoaded = true;
+      // Answers given while no client ran.
+      for (const [path, keep] of await this.options.store.takeResolutions()) this.resolutions.set(path, keep);
     }
-    const remote = await endpoint.scan();
+    this.remote = await endpoint.scan(this.options.twoWay);
     this.dirty.clear();
-    const input: PushPlanInput = {
-      local: this.options.local,
-      remote,
-      baseline: this.baseline,
-      deleteExtraneous: this.options.deleteExtraneous,
-      verifyContent: true,
-      isUnknown: this.options.isLocalUnknown,
-    };
-    let plan = getPushPlan(input);
-    if (plan.needHashes.length > 0) plan = getPushPlan({ ...input, hashes: await this.getHashes(endpoint, plan.needHashes) });
-    this.checkDeleteGuard(plan, remote.size);
+    const plan = await this.getPlan(endpoint, { deleteExtraneous: this.options.deleteExtraneous, verifyContent: true }, 1);
+    this.checkDeleteGuard(plan.guardTrip, false);
     const outcome = await this.apply(endpoint, plan);
     this.needsCatchUp = false;
     await this.saveBaseline();
@@ -205,45 +273,65 @@ export class DestinationSync {
     this.settle();
   }
 
-  private async getHashes(endpoint: Endpoint, paths: string[]): Promise<NonNullable<PushPlanInput['hashes']>> {
+  /** Plans `paths` (all, when absent), hashing what size and time leave in doubt. */
+  private async getPlan(
+    endpoint: Endpoint,
+    options: Pick<PlanInput, 'deleteExtraneous' | 'verifyContent'>,
+    guardFloor: number,
+    paths?: string[],
+  ): Promise<Plan> {
+    const input: PlanInput = {
+      local: this.options.index.entries,
+      remote: this.remote,
+      baseline: this.baseline,
+      ...(paths ? { paths } : {}),
+      ...options,
+      getMode: this.options.getMode,
+      getPolicy: (path) => {
+        const resolution = this.resolutions.get(path);
+        return resolution ? RESOLUTION_POLICY[resolution] : this.options.policy;
+      },
+      isUnknown: this.options.isLocalUnknown,
+      hosts: { local: hostname(), remote: endpoint.host || this.label },
+      now: new Date(),
+      deleteGuard: this.options.deleteGuard,
+      force: this.options.force,
+    };
+    const plan = reconcile(input, guardFloor);
+    if (plan.needHashes.length === 0) return plan;
+    return reconcile({ ...input, hashes: await this.getHashes(endpoint, plan.needHashes) }, guardFloor);
+  }
+
+  private async getHashes(endpoint: Endpoint, paths: string[]): Promise<Hashes> {
     const localRoot = this.options.localRoot;
     const local = new Map<string, string | null>();
     for (const path of paths) local.set(path, await getFileHash(join(localRoot, path)).catch(() => null));
     return { local, remote: await endpoint.hash(paths) };
   }
 
-  private checkDeleteGuard(plan: PushPlan, remoteCount: number): void {
-    if (this.options.force || plan.deleteCount === 0) return;
-    const share = plan.deleteCount / Math.max(remoteCount, 1);
-    if (share <= this.options.deleteGuard) return;
+  private checkDeleteGuard(trip: GuardTrip | null, live: boolean): void {
+    if (!trip) return;
+    const share = trip.count / trip.total;
+    const where = trip.side === 'remote' ? 'at the destination' : 'in the project folder (changes that came from the destination)';
+    const next = live
+      ? 'Syncing to this destination is paused. If that is what you want, restart with --force.'
+      : 'If that is what you want, run again with --force.';
     throw new SicksyncError(
       ErrorCode.DELETE_GUARD,
-      `this sync would delete ${plan.deleteCount} of ${remoteCount} entries (${Math.round(share * 100)}%) at the destination, ` +
-        `more than deleteGuard allows (${Math.round(this.options.deleteGuard * 100)}%). Nothing was changed there. ` +
-        'If the local folder is as you want it, run again with --force.',
+      `this sync would delete ${trip.count} of ${trip.total} entries (${Math.round(share * 100)}%) ${where}, ` +
+        `more than deleteGuard allows (${Math.round(this.options.deleteGuard * 100)}%). Nothing was changed there. ${next}`,
     );
   }
 
-  /** Live changes: plan only the dirty paths, against what the destination last confirmed. */
+  /** Live changes, on either side: plan only the dirty paths. */
   private async syncDirty(): Promise<void> {
     const endpoint = this.requireEndpoint();
     const paths = [...this.dirty];
     this.dirty.clear();
-    const remote = new Map<string, Entry>();
-    for (const path of paths) {
-      const record = this.baseline.get(path);
-      if (record) remote.set(path, record.remote);
-    }
     try {
-      const plan = getPushPlan({
-        local: this.options.local,
-        remote,
-        baseline: this.baseline,
-        paths,
-        deleteExtraneous: false,
-        verifyContent: false,
-        isUnknown: this.options.isLocalUnknown,
-      });
+      // Hashes only where both sides changed: telling the same edit from a conflict is worth a read.
+      const plan = await this.getPlan(endpoint, { deleteExtraneous: false, verifyContent: this.options.twoWay }, LIVE_GUARD_FLOOR, paths);
+      this.checkDeleteGuard(plan.guardTrip, true);
       const outcome = await this.apply(endpoint, plan);
       if (outcome.applied > 0) this.options.reporter.info(`${this.label}: ${formatSummary(outcome)}`);
       this.scheduleBaselineSave();
@@ -253,7 +341,22 @@ export class DestinationSync {
     }
   }
 
-  private async apply(endpoint: Endpoint, plan: PushPlan): Promise<ApplyOutcome> {
+  private getSides(endpoint: Endpoint): Sides {
+    const { index } = this.options;
+    if (!this.localTree) throw new SicksyncError(ErrorCode.CONNECTION_LOST, `not connected to ${this.label}`);
+    return {
+      endpoint,
+      localRoot: this.options.localRoot,
+      localTree: this.localTree,
+      local: index.entries,
+      remote: this.remote,
+      baseline: this.baseline,
+      noteLocal: (path, entry) => index.noteApplied(path, entry),
+      noteLocalMove: (from, to) => index.noteMoved(from, to),
+    };
+  }
+
+  private async apply(endpoint: Endpoint, plan: Plan): Promise<ApplyOutcome> {
     for (const [path, record] of plan.agreed) this.baseline.set(path, record);
     // A path a rename moves away looks gone from both sides in the plan; its record must stay until
     // the rename is confirmed (apply-plan.ts moves it then), or a connection lost meanwhile would
@@ -262,8 +365,11 @@ export class DestinationSync {
     for (const path of plan.forgotten) {
       if (!moving.some((from) => path === from || isInside(path, from))) this.baseline.delete(path);
     }
-    const outcome = await applyPlan(endpoint, plan.ops, this.options.localRoot, this.baseline);
+    this.recordConflicts(plan);
+    this.watchResolutions();
+    const outcome = await applyPlan(this.getSides(endpoint), plan.ops);
     this.baselineChanged = true;
+    if (outcome.changedHere.length > 0) this.options.onLocalChanged(outcome.changedHere);
     this.recordFailures(plan, outcome);
     for (const note of outcome.notes) this.options.reporter.warn(`${this.label}: ${note}`);
     this.markDirty(outcome.retry);
@@ -272,10 +378,42 @@ export class DestinationSync {
   }
 
   /**
+   * Conflicts settled by the policy are said once; those left to the user stay listed until
+   * resolved. A path planned without a conflict has none left open, and its resolution is used up.
+   */
+  private recordConflicts(plan: Plan): void {
+    const inPlan = new Set(plan.conflicts.map((conflict) => conflict.path));
+    for (const path of [...plan.agreed.map(([path]) => path), ...plan.ops.map((op) => op.path), ...plan.forgotten]) {
+      if (inPlan.has(path)) continue;
+      this.conflicts.delete(path);
+      this.resolutions.delete(path);
+    }
+    for (const conflict of plan.conflicts) {
+      this.resolutions.delete(conflict.path);
+      if (conflict.policy !== 'manual') {
+        this.conflicts.delete(conflict.path);
+        const kept = conflict.keptAs ? `the other version is kept as ${conflict.keptAs}` : 'the other version is kept in the history';
+        this.options.reporter.warn(
+          `${this.label}: ${conflict.path} changed on both sides; the ${conflict.winner} version wins (${conflict.policy}), ${kept}`,
+        );
+        continue;
+      }
+      const before = this.conflicts.get(conflict.path);
+      this.conflicts.set(conflict.path, conflict);
+      this.baselineChanged = true;
+      if (before && before.local?.mtimeNs === conflict.local?.mtimeNs && before.remote?.mtimeNs === conflict.remote?.mtimeNs) continue;
+      this.options.reporter.error(
+        `${this.label}: ${conflict.path} changed on both sides; both versions are left as they are (${ErrorCode.CONFLICT}). ` +
+          `Settle it with: sicksync resolve ${conflict.path} --keep local|remote|both`,
+      );
+    }
+  }
+
+  /**
    * A refusal is said once, when it starts or its reason changes, not at every retry; a path that
    * passes after failing says so, so the last word about every file is on the screen.
    */
-  private recordFailures(plan: PushPlan, outcome: ApplyOutcome): void {
+  private recordFailures(plan: Plan, outcome: ApplyOutcome): void {
     for (const path of plan.ops.map((op) => op.path)) {
       if (!this.failures.has(path) || outcome.failed.has(path) || outcome.retry.includes(path)) continue;
       this.failures.delete(path);
@@ -324,7 +462,8 @@ export class DestinationSync {
     this.saveTimer = null;
     if (!this.baselineChanged) return;
     this.baselineChanged = false;
-    await this.options.store.save(this.baseline).catch((error: unknown) => {
+    const state = { baseline: this.baseline, conflicts: this.conflicts, resolutions: this.resolutions };
+    await this.options.store.save(state).catch((error: unknown) => {
       this.options.reporter.warn(`${this.label}: could not save sync state: ${String(error)}`);
     });
   }

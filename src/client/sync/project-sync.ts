@@ -2,17 +2,14 @@
  * One project: one local scan and one watcher feeding every destination.
  */
 import { getStatePaths } from '../../shared/state-dir.js';
-import { ErrorCode, SicksyncError } from '../../shared/errors.js';
-import type { DestinationSpec, ProjectConfig } from '../config/types.js';
-import type { Endpoint } from '../endpoint/endpoint.js';
-import { connectLocalDaemon } from '../endpoint/local-daemon.js';
-import { connectTcpDaemon } from '../endpoint/tcp-daemon.js';
-import type { SshConnector } from '../ssh/ssh-connector.js';
+import { createModeOf, hasWayBack } from '../../shared/mode-rules.js';
+import type { ProjectConfig } from '../config/types.js';
+import { createConnector, type Connector } from '../endpoint/connect.js';
 import { loadProjectRules } from '../project-rules.js';
 import { watchTree, type Watcher } from '../watcher.js';
 import { BaselineStore } from './baseline-store.js';
 import { DestinationSync } from './destination-sync.js';
-import { LocalIndex } from './local-index.js';
+import { TreeIndex } from '../../shared/tree-index.js';
 import type { Reporter } from './reporter.js';
 
 export interface RunOptions {
@@ -21,27 +18,13 @@ export interface RunOptions {
   deleteExtraneous: boolean;
 }
 
-/** How to reach a destination; remote hosts plug in here. */
-export type Connector = (spec: DestinationSpec, hello: { root: string; excludes: readonly string[] }) => Promise<Endpoint>;
-
-/**
- * pull and bidirectional are accepted by the configuration but not built yet. Running them as push
- * could overwrite the very changes the user asked to bring back, so such a destination is refused.
- */
-function getModeNotReadyError(spec: DestinationSpec): SicksyncError {
-  return new SicksyncError(
-    ErrorCode.MODE_UNSUPPORTED,
-    `${spec.id}: mode "${spec.mode}" is not available in this version; nothing was synced there. Use "mode": "push" for this destination.`,
-  );
-}
-
-/** When a new folder is looked at again (see LocalIndex.takeAppearedFolders). */
+/** When a new folder is looked at again (see TreeIndex.takeAppearedFolders). */
 const RESCAN_DELAY_MS = 300;
 
 export class ProjectSync {
   readonly destinations: DestinationSync[] = [];
   private watcher: Watcher | null = null;
-  private index: LocalIndex | null = null;
+  private index: TreeIndex | null = null;
   private updates: Promise<void> = Promise.resolve();
 
   constructor(
@@ -50,27 +33,13 @@ export class ProjectSync {
     private readonly reporter: Reporter,
   ) {}
 
-  /** Loaded with the first SSH destination: ssh2 is not needed for local ones. */
-  private ssh: Promise<SshConnector> | null = null;
-
-  private connectSsh: Connector = async (spec, hello) => {
-    this.ssh ??= import('../ssh/ssh-connector.js').then(
-      ({ SshConnector }) => new SshConnector({ notice: (line) => this.reporter.warn(line) }),
-    );
-    return (await this.ssh).connect(spec, hello);
-  };
-
-  /** Local destinations use the local daemon; SSH ones the daemon of their host. */
-  private readonly connector: Connector = (spec, hello) => {
-    if (spec.tcp) return connectTcpDaemon(spec, spec.tcp, hello);
-    return spec.host ? this.connectSsh(spec, hello) : connectLocalDaemon(spec.id, hello);
-  };
+  private readonly connector: Connector = createConnector((line) => this.reporter.warn(line));
 
   /** Scans, then brings every destination up to date; in live mode keeps following changes. */
   async start(): Promise<void> {
     const { project, reporter } = this;
     const rules = await loadProjectRules(project);
-    const index = new LocalIndex(
+    const index = new TreeIndex(
       project.root,
       rules,
       (line) => reporter.warn(line),
@@ -92,22 +61,30 @@ export class ProjectSync {
     reporter.info(`scanned ${index.entries.size} entries in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const stateDir = getStatePaths().dir;
     for (const spec of project.destinations) {
-      const hello = { root: spec.location, excludes: rules.patterns };
-      this.destinations.push(
-        new DestinationSync({
-          label: spec.id,
-          localRoot: project.root,
-          local: index.entries,
-          connect: () => (spec.mode === 'push' ? this.connector(spec, hello) : Promise.reject(getModeNotReadyError(spec))),
-          store: new BaselineStore(stateDir, project.root, spec.id),
-          reporter,
-          deleteGuard: project.deleteGuard,
-          force: this.options.force,
-          deleteExtraneous: this.options.deleteExtraneous,
-          isLocalUnknown: (path) => index.isUnknown(path),
-          once: this.options.once,
-        }),
-      );
+      const history = project.history.versions > 0 ? project.history : null;
+      const hello = { root: spec.location, excludes: rules.patterns, history };
+      const destination: DestinationSync = new DestinationSync({
+        label: spec.id,
+        localRoot: project.root,
+        index,
+        rules,
+        getMode: createModeOf(spec.mode, project.rules),
+        twoWay: hasWayBack(spec.mode, project.rules),
+        policy: project.conflictPolicy,
+        history,
+        onLocalChanged: (paths) => {
+          for (const other of this.destinations) if (other !== destination) other.markDirty(paths);
+        },
+        connect: () => this.connector.connect(spec, hello),
+        store: new BaselineStore(stateDir, project.root, spec.id),
+        reporter,
+        deleteGuard: project.deleteGuard,
+        force: this.options.force,
+        deleteExtraneous: this.options.deleteExtraneous,
+        isLocalUnknown: (path) => index.isUnknown(path),
+        once: this.options.once,
+      });
+      this.destinations.push(destination);
     }
     scanned = true;
     for (const batch of early) this.handleBatch(batch);
@@ -121,7 +98,7 @@ export class ProjectSync {
   }
 
   /** Index updates run one at a time, in order; what they change goes to every destination. */
-  private enqueueUpdate(update: (index: LocalIndex) => Promise<Set<string>>): void {
+  private enqueueUpdate(update: (index: TreeIndex) => Promise<Set<string>>): void {
     const index = this.index;
     if (!index) return;
     this.updates = this.updates
@@ -161,6 +138,6 @@ export class ProjectSync {
     await this.watcher?.close();
     await this.updates;
     await Promise.all(this.destinations.map((destination) => destination.stop()));
-    (await this.ssh)?.close();
+    await this.connector.close();
   }
 }

@@ -14,7 +14,11 @@ export function formatBytes(bytes: number): string {
 
 export function formatSummary(outcome: ApplyOutcome): string {
   if (outcome.applied === 0 && outcome.failed.size === 0) return 'up to date';
-  const parts = [`${outcome.applied} change${outcome.applied === 1 ? '' : 's'} applied (${formatBytes(outcome.bytes)} sent)`];
+  const moved =
+    outcome.received > 0
+      ? `${formatBytes(outcome.bytes)} sent, ${formatBytes(outcome.received)} received`
+      : `${formatBytes(outcome.bytes)} sent`;
+  const parts = [`${outcome.applied} change${outcome.applied === 1 ? '' : 's'} applied (${moved})`];
   if (outcome.failed.size > 0) parts.push(`${outcome.failed.size} refused`);
   return parts.join(', ');
 }

@@ -46,6 +46,7 @@ describe('loadProject: precedence', () => {
       rules: [],
       conflictPolicy: 'keep-both',
       deleteGuard: 0.3,
+      history: { versions: 10, days: 30 },
     });
   });
 

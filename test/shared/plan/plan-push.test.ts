@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getPushPlan } from '../../../src/shared/plan/plan-push.js';
-import type { Op, PushPlanInput } from '../../../src/shared/plan/types.js';
+import { getPushPlan, type PushOp, type PushPlanInput } from '../../helpers/push-plan.js';
 import {
   MTIME,
   WHOLE_SECOND,
@@ -22,7 +21,7 @@ function plan(world: World, options: Partial<PushPlanInput> = {}) {
 }
 
 /** `kind path` per op (`rename from→to`), which is what order and content tests care about. */
-function describeOps(ops: readonly Op[]): string[] {
+function describeOps(ops: readonly PushOp[]): string[] {
   return ops.map((op) => (op.kind === 'rename' ? `rename ${op.from}→${op.path}` : `${op.kind} ${op.path}`));
 }
 
@@ -106,7 +105,7 @@ describe('getPushPlan', () => {
     for (const entries of [tree, [...tree].reverse()]) {
       const world: World = { local: snapshot(...entries), remote: gone.remote, baseline: gone.baseline };
       const ops = plan(world).ops;
-      const at = (kind: Op['kind'], path: string): number => {
+      const at = (kind: PushOp['kind'], path: string): number => {
         const index = ops.findIndex((op) => op.kind === kind && op.path === path);
         if (index === -1) throw new Error(`no ${kind} ${path} in ${describeOps(ops).join(', ')}`);
         return index;
@@ -220,17 +219,13 @@ describe('getPushPlan', () => {
       expect(describeOps(result.ops)).toEqual(['write clear.txt', 'write doubt.txt', 'write other.txt']);
     });
 
-    it('re-planned with equal hashes: meta only', () => {
+    it('re-planned with equal hashes and equal times: nothing to send, and agreed', () => {
       const world = getDoubtfulWorld();
       const hashes = { local: new Map([['doubt.txt', 'h1']]), remote: new Map([['doubt.txt', 'h1']]) };
       const result = plan(world, { verifyContent: true, hashes });
       expect(result.needHashes).toEqual([]);
-      expect(describeOps(result.ops)).toEqual(['write clear.txt', 'write other.txt', 'meta doubt.txt']);
-      expect(result.ops.find((op) => op.path === 'doubt.txt')).toEqual({
-        kind: 'meta',
-        path: 'doubt.txt',
-        entry: world.local.get('doubt.txt'),
-      });
+      expect(describeOps(result.ops)).toEqual(['write clear.txt', 'write other.txt']);
+      expect(result.agreed.map(([path]) => path)).toEqual(['doubt.txt']);
     });
 
     it('re-planned with different hashes: write', () => {

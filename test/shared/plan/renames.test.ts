@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../../src/shared/entry.js';
-import { getPushPlan } from '../../../src/shared/plan/plan-push.js';
+import { getPushPlan, type PushOp } from '../../helpers/push-plan.js';
 import { applyRenames, findRenames } from '../../../src/shared/plan/renames.js';
-import type { Op } from '../../../src/shared/plan/types.js';
 import { MTIME, change, dir, file, getNextIno, getRecord, getRemote, getSyncedWorld, moved, type World } from '../../helpers/entries.js';
 
 function plan(world: World) {
   return getPushPlan({ ...world, deleteExtraneous: false, verifyContent: false });
 }
 
-function describeOps(ops: readonly Op[]): string[] {
+function describeOps(ops: readonly PushOp[]): string[] {
   return ops.map((op) => (op.kind === 'rename' ? `rename ${op.from}→${op.path}` : `${op.kind} ${op.path}`));
 }
 
@@ -210,30 +209,30 @@ describe('findRenames', () => {
   it('pairs the gone path with the new one', () => {
     const { world, big } = getBigFileWorld();
     moveLocally(world, 'data/big.bin', 'data/renamed.bin');
-    expect(findRenames(getPaths(world), world.local, world.remote, world.baseline)).toEqual([
-      { from: 'data/big.bin', to: 'data/renamed.bin', entry: moved(big, 'data/renamed.bin') },
+    expect(findRenames(getPaths(world), 'local', world, world.baseline, () => true)).toEqual([
+      { side: 'local', from: 'data/big.bin', to: 'data/renamed.bin', entry: moved(big, 'data/renamed.bin') },
     ]);
   });
 
   it('finds nothing when nothing is gone', () => {
     const world = getSyncedWorld(file('a'), file('b'));
     world.local.set('c', file('c'));
-    expect(findRenames(getPaths(world), world.local, world.remote, world.baseline)).toEqual([]);
+    expect(findRenames(getPaths(world), 'local', world, world.baseline, () => true)).toEqual([]);
   });
 
   it('looks only at the paths it is given (live mode)', () => {
     const { world } = getBigFileWorld();
     moveLocally(world, 'data/big.bin', 'data/renamed.bin');
-    expect(findRenames(['data/renamed.bin'], world.local, world.remote, world.baseline)).toEqual([]);
-    expect(findRenames(['data/big.bin'], world.local, world.remote, world.baseline)).toEqual([]);
-    expect(findRenames(['data/renamed.bin', 'data/big.bin'], world.local, world.remote, world.baseline)).toHaveLength(1);
+    expect(findRenames(['data/renamed.bin'], 'local', world, world.baseline, () => true)).toEqual([]);
+    expect(findRenames(['data/big.bin'], 'local', world, world.baseline, () => true)).toEqual([]);
+    expect(findRenames(['data/renamed.bin', 'data/big.bin'], 'local', world, world.baseline, () => true)).toHaveLength(1);
   });
 
   it('two folders swapped through a third name → outermost renames only', () => {
     const world = getSyncedWorld(dir('a'), file('a/x'), dir('b'), file('b/y'));
     moveLocally(world, 'a', 'c');
     moveLocally(world, 'b', 'a2');
-    const renames = findRenames(getPaths(world), world.local, world.remote, world.baseline);
+    const renames = findRenames(getPaths(world), 'local', world, world.baseline, () => true);
     expect(renames.map((r) => `${r.from}→${r.to}`).sort()).toEqual(['a→c', 'b→a2']);
   });
 });
@@ -243,7 +242,8 @@ describe('applyRenames', () => {
     const world = getSyncedWorld(dir('src'), file('src/a.ts'), file('srcfile.ts'));
     const remote = new Map(world.remote);
     const baseline = new Map(world.baseline);
-    const next = applyRenames([{ from: 'src', to: 'lib', entry: dir('lib') }], world.remote, world.baseline);
+    const applied = applyRenames([{ side: 'local', from: 'src', to: 'lib', entry: dir('lib') }], world, world.baseline);
+    const next = { remote: applied.snapshots.remote, baseline: applied.baseline };
 
     expect([...next.remote.keys()].sort()).toEqual(['lib', 'lib/a.ts', 'srcfile.ts']);
     expect(next.remote.get('lib/a.ts')).toEqual({ ...getRemote(world, 'src/a.ts'), path: 'lib/a.ts' });

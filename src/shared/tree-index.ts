@@ -1,17 +1,18 @@
 /**
- * The project's local state, kept current from the watcher's batches: one index that every
- * destination reads, so a change is stat-ed once however many destinations there are.
+ * A tree's state, kept current from a watcher's batches. The client keeps one for the project, which
+ * every destination reads (a change is stat-ed once however many destinations there are); the
+ * daemon keeps one per watched destination, to tell its client what changed there.
  */
 import { realpathSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { getParentPath, isInside, isSameStat, type Entry, type Snapshot } from '../../shared/entry.js';
-import type { IgnoreRules } from '../../shared/ignore-rules.js';
-import { isLinkTargetInside } from '../../shared/paths.js';
-import { scanTree, type ScanProblem } from '../../shared/scan.js';
-import { ErrorCode, hasErrno } from '../../shared/errors.js';
-import { getEntry } from '../../shared/stat-entry.js';
+import { getParentPath, isInside, isSameStat, type Entry, type Snapshot } from './entry.js';
+import type { IgnoreRules } from './ignore-rules.js';
+import { isLinkTargetInside } from './paths.js';
+import { scanTree, type ScanProblem } from './scan.js';
+import { ErrorCode, hasErrno } from './errors.js';
+import { getEntry } from './stat-entry.js';
 
-export class LocalIndex {
+export class TreeIndex {
   readonly entries: Snapshot = new Map();
   /** Paths the scans could not take in (undecodable names, overlong paths, unreadable folders). */
   readonly problems = new Map<string, ScanProblem>();
@@ -81,6 +82,30 @@ export class LocalIndex {
     );
     for (const entry of found) this.entries.set(entry.path, entry);
     return found;
+  }
+
+  /** Takes a scan made elsewhere (the daemon's, which also sweeps stale temporary files). */
+  adopt(snapshot: Snapshot): void {
+    for (const entry of snapshot.values()) if (this.isSyncable(entry)) this.entries.set(entry.path, entry);
+  }
+
+  /**
+   * Records what sicksync itself just did at `path` (null: removed it), so that the watcher's event
+   * for it finds nothing new: a change we applied is never reported back as a change.
+   */
+  noteApplied(path: string, entry: Entry | null): void {
+    if (entry) this.entries.set(path, entry);
+    else this.remove(path, new Set());
+  }
+
+  /** Records a move sicksync made, with everything under it. */
+  noteMoved(from: string, to: string): void {
+    for (const [path, entry] of [...this.entries]) {
+      if (path !== from && !isInside(path, from)) continue;
+      this.entries.delete(path);
+      const next = to + path.slice(from.length);
+      this.entries.set(next, { ...entry, path: next });
+    }
   }
 
   private remove(path: string, changed: Set<string>): void {

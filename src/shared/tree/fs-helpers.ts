@@ -3,7 +3,7 @@
  */
 import { lstatSync, mkdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
+import { ErrorCode, SicksyncError, hasErrno } from '../errors.js';
 
 /**
  * `mkdir -p` one level at a time, for a destination root: symlinks on its way are followed (the

@@ -3,12 +3,23 @@
  * same folder (same filesystem, so rename is atomic), which replaces the target only when complete.
  * The folder's own times are read before the temporary file appears and put back once it is gone.
  */
-import { closeSync, constants, fchmodSync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  futimesSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import { write as writeAsync } from 'node:fs';
 import { promisify } from 'node:util';
 import { basename, join } from 'node:path';
-import { ErrorCode, SicksyncError } from '../shared/errors.js';
-import type { ConfinedRoot } from './confined-fs.js';
+import { ErrorCode, SicksyncError } from '../errors.js';
+import type { ConfinedRoot, OpenFolder } from './confined-fs.js';
 import { toUtimesSeconds } from './fs-helpers.js';
 import type { FolderTimesKeeper } from './parent-times.js';
 import { getTempPath, holdTempFile } from './temp-files.js';
@@ -29,7 +40,7 @@ export class AtomicWrite {
     /** The temporary file's name, in the target's folder. */
     private readonly temp: string,
     private readonly fd: number,
-    private readonly size: number,
+    readonly size: number,
     /** Holds the folder's times from before the temporary file appears until it is gone. */
     private readonly releaseFolder: () => void,
     /** Keeps the sweep of stale temporary files away from this one while it is written. */
@@ -73,22 +84,32 @@ export class AtomicWrite {
     this.written += bytes.length;
   }
 
-  /** Sets mode and mtime on the temporary file, then renames it over the target. */
-  commit(mode: number, mtimeNs: string): void {
+  /**
+   * Sets mode and mtime on the temporary file, then renames it over the target. `beforeReplace`
+   * runs in the target's open folder just before: it may refuse, or keep what is there.
+   */
+  /**
+   * Returns the stats of the file written, taken from its descriptor before the rename: a stat of
+   * the path afterwards could already see someone else's write there and take it for ours.
+   */
+  commit(mode: number, mtimeNs: string, beforeReplace?: (folder: OpenFolder, name: string) => void): BigIntStats {
     if (this.written !== this.size) {
       this.abort();
       throw new SicksyncError(ErrorCode.PROTOCOL, `received ${this.written} of ${this.size} bytes for ${basename(this.target)}`);
     }
+    let written: BigIntStats;
     try {
       fchmodSync(this.fd, mode);
       const seconds = toUtimesSeconds(mtimeNs);
       futimesSync(this.fd, seconds, seconds);
+      written = fstatSync(this.fd, { bigint: true });
     } finally {
       this.closeFile();
     }
     try {
       this.confined.inParent(this.target, false, (folder, name) => {
         try {
+          beforeReplace?.(folder, name);
           renameSync(folder.at(this.temp), folder.at(name));
         } catch (error) {
           removeQuietly(folder.at(this.temp));
@@ -99,6 +120,7 @@ export class AtomicWrite {
       this.releaseFolder();
       this.releaseTemp();
     }
+    return written;
   }
 
   /** Closes the descriptor once: closing it twice could close a file that reused its number. */

@@ -1,4 +1,4 @@
-import { ErrorCode, SicksyncError, isErrnoException } from '../shared/errors.js';
+import { ErrorCode, SicksyncError, isErrnoException } from '../errors.js';
 
 const REASONS: Record<string, string> = {
   EACCES: 'permission denied',
@@ -17,12 +17,12 @@ const REASONS: Record<string, string> = {
 };
 
 /** Turns an fs failure at a destination into an error a user can act on, keeping our own errors. */
-export function toDestinationError(error: unknown, action: string, path: string): SicksyncError {
+export function toDestinationError(error: unknown, action: string, path: string, place = 'at the destination'): SicksyncError {
   if (error instanceof SicksyncError) return error;
   if (isErrnoException(error)) {
     const reason = REASONS[error.code ?? ''] ?? error.message;
     const code = error.code === 'ENAMETOOLONG' ? ErrorCode.PATH_TOO_LONG : ErrorCode.IO;
-    return new SicksyncError(code, `cannot ${action} ${JSON.stringify(path)} at the destination: ${reason} (${error.code})`);
+    return new SicksyncError(code, `cannot ${action} ${JSON.stringify(path)} ${place}: ${reason} (${error.code})`);
   }
-  return new SicksyncError(ErrorCode.IO, `cannot ${action} ${JSON.stringify(path)} at the destination: ${String(error)}`);
+  return new SicksyncError(ErrorCode.IO, `cannot ${action} ${JSON.stringify(path)} ${place}: ${String(error)}`);
 }

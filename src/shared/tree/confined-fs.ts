@@ -12,7 +12,7 @@
  */
 import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SicksyncError, hasErrno } from '../shared/errors.js';
+import { ErrorCode, SicksyncError, hasErrno } from '../errors.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 /** Linux's O_PATH (not exported by Node): a handle on the inode itself, for chmod and utimes of it. */
