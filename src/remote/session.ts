@@ -28,6 +28,9 @@ import { OpScheduler, type Footprint } from './op-scheduler.js';
 
 const SCAN_PAGE = 5000;
 
+/** A folder on a POSIX filesystem keeps everything and can be watched. */
+const FOLDER_CAPABILITIES = { watch: true, symlinks: true, modes: true, renames: true };
+
 /**
  * What a message touches, for the scheduler: its paths, and its write's id for streamed content.
  * A chunk carries no path, so the path of its write (noted when the write arrived) stands for it:
@@ -221,7 +224,7 @@ export class Session {
       await this.handleOp(destination, message, payload).then(
         (result) => {
           if (!result) return;
-          this.noteApplied(message, 'path' in result ? (result.path as string) : undefined, result.entry);
+          this.noteApplied(message, 'path' in result ? (result.path as string) : undefined, result.entry, result.hash);
           this.reply({ t: 'ack', op: message.op, entry: result.entry, ...(result.note ? { note: result.note } : {}) });
         },
         (error: unknown) => {
@@ -251,7 +254,7 @@ export class Session {
   }
 
   /** What this client changed is not news to it: the watcher's event for it must find nothing new. */
-  private noteApplied(message: ClientMessage, written: string | undefined, entry: Entry | null): void {
+  private noteApplied(message: ClientMessage, written: string | undefined, entry: Entry | null, hash?: string): void {
     const watching = this.watching;
     if (!watching) return;
     const { index } = watching;
@@ -265,7 +268,7 @@ export class Session {
     // A streamed write's last chunk carries no path: its write's is returned with the result.
     const path = written ?? ('path' in message ? message.path : undefined);
     if (path === undefined) return;
-    index.noteApplied(path, entry);
+    index.noteApplied(path, entry, hash);
     this.followFolder(watching, path);
   }
 
@@ -316,7 +319,7 @@ export class Session {
       history: hello.history ?? null,
     });
     this.log(`client ${hello.client} opened ${root}`);
-    this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname() });
+    this.reply({ t: 'welcome', protocol: PROTOCOL_VERSION, version: VERSION, root, host: hostname(), capabilities: FOLDER_CAPABILITIES });
   }
 
   private async handleScan(destination: DestinationRoot, req: number, watch: boolean): Promise<void> {
@@ -428,6 +431,8 @@ export class Session {
         if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
         this.checkOpenWrites();
         const write = destination.beginWrite(message.path, message.size);
+        // A watched destination tells our writes from others' by content too (tree-index.ts).
+        if (this.watching) write.hashContent();
         this.writes.set(message.op, {
           path: message.path,
           mode: message.mode,

@@ -14,3 +14,10 @@ export async function getFileHash(file: string | number): Promise<string> {
   }
   return hash.digest('hex');
 }
+
+/** Largest file whose content is hashed to tell our own write from someone else's (tree-index.ts). */
+export const ECHO_CHECK_MAX = 1024 * 1024;
+
+export function createContentHash() {
+  return createHash('sha256');
+}

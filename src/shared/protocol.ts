@@ -90,7 +90,15 @@ const clientMessages = [
 ] as const;
 
 const daemonMessages = [
-  z.object({ t: z.literal('welcome'), protocol: z.number().int(), version: z.string(), root: z.string(), host: z.string() }),
+  z.object({
+    t: z.literal('welcome'),
+    protocol: z.number().int(),
+    version: z.string(),
+    root: z.string(),
+    host: z.string(),
+    /** What this destination can keep and do (a store without inodes, modes or links says so). */
+    capabilities: z.object({ watch: z.boolean(), symlinks: z.boolean(), modes: z.boolean(), renames: z.boolean() }),
+  }),
   z.object({ t: z.literal('scan-page'), req: id, entries: z.array(entry), done: z.boolean() }),
   z.object({ t: z.literal('hashes'), req: id, hashes: z.record(z.string(), z.string().nullable()) }),
   z.object({ t: z.literal('ack'), op: id, entry: entry.nullable(), note: z.string().optional() }),

@@ -3,7 +3,7 @@
  * every destination reads (a change is stat-ed once however many destinations there are); the
  * daemon keeps one per watched destination, to tell its client what changed there.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, utimesSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { getParentPath, isInside, isSameStat, type Entry, type Snapshot } from './entry.js';
 import type { IgnoreRules } from './ignore-rules.js';
@@ -11,6 +11,10 @@ import { isLinkTargetInside } from './paths.js';
 import { scanTree, type ScanProblem } from './scan.js';
 import { ErrorCode, hasErrno } from './errors.js';
 import { getEntry } from './stat-entry.js';
+import { ECHO_CHECK_MAX, createContentHash } from './hash.js';
+
+/** How long after a write of ours an event for that file is checked by content. */
+const ECHO_WINDOW_MS = 2000;
 
 export class TreeIndex {
   readonly entries: Snapshot = new Map();
@@ -93,9 +97,49 @@ export class TreeIndex {
    * Records what sicksync itself just did at `path` (null: removed it), so that the watcher's event
    * for it finds nothing new: a change we applied is never reported back as a change.
    */
-  noteApplied(path: string, entry: Entry | null): void {
+  noteApplied(path: string, entry: Entry | null, hash?: string): void {
     if (entry) this.entries.set(path, entry);
     else this.remove(path, new Set());
+    if (entry && hash) this.noteWritten(path, hash);
+  }
+
+  /**
+   * Small files sicksync wrote recently, with the hash of what it wrote. Stat alone cannot tell our
+   * write from a same-size one made in the same kernel tick right after it (mtimes tick by jiffy,
+   * and the inode is ours): an event for such a file within ECHO_WINDOW_MS is checked by content.
+   */
+  private readonly written = new Map<string, { hash: string; at: number }>();
+
+  private noteWritten(path: string, hash: string): void {
+    const now = Date.now();
+    if (this.written.size > 10_000) {
+      for (const [known, { at }] of this.written) if (now - at > ECHO_WINDOW_MS) this.written.delete(known);
+    }
+    this.written.set(path, { hash, at: now });
+  }
+
+  /**
+   * Whether a file whose stat is as we left it holds someone else's content. If so its mtime is moved
+   * on by a microsecond, so that every side sees a change (a stat that looks like ours would hide
+   * it for good); returns the entry it has then.
+   */
+  private getUnseenWrite(path: string, entry: Entry): Entry | null {
+    const ours = this.written.get(path);
+    if (!ours || entry.kind !== 'file' || entry.size > ECHO_CHECK_MAX) return null;
+    if (Date.now() - ours.at > ECHO_WINDOW_MS) {
+      this.written.delete(path);
+      return null;
+    }
+    const absolute = join(this.root, path);
+    try {
+      if (createContentHash().update(readFileSync(absolute)).digest('hex') === ours.hash) return null;
+      this.written.delete(path);
+      const seconds = Number(BigInt(entry.mtimeNs) / 1000n + 1n) / 1e6;
+      utimesSync(absolute, seconds, seconds);
+      return getEntry(absolute, path);
+    } catch {
+      return null; // gone or unreadable meanwhile: its own event follows
+    }
   }
 
   /** Records a move sicksync made, with everything under it. */
@@ -173,13 +217,17 @@ export class TreeIndex {
   }
 
   private async refresh(path: string, changed: Set<string>): Promise<void> {
-    const entry = this.readEntry(path);
+    let entry = this.readEntry(path);
     if (!entry || this.rules.isIgnored(path, entry.kind === 'dir') || !this.isSyncable(entry)) {
       if (this.entries.has(path)) this.remove(path, changed);
       return;
     }
     const previous = this.entries.get(path);
-    if (previous && isSameStat(previous, entry)) return;
+    if (previous && isSameStat(previous, entry)) {
+      const unseen = this.getUnseenWrite(path, entry);
+      if (!unseen) return;
+      entry = unseen;
+    }
     if (previous && previous.kind !== entry.kind) this.remove(path, changed);
     this.entries.set(path, entry);
     changed.add(path);

@@ -30,6 +30,20 @@ const CLIENT_MESSAGES: ClientMessage[] = [
     client: 'laptop',
   },
   { t: 'scan', req: 0 },
+  { t: 'scan', req: 1, watch: true },
+  { t: 'read', req: 2, path: 'dir/b.bin', size: 10, mtimeNs: '1700000000123456789' },
+  { t: 'versions', req: 3, path: 'a.txt' },
+  {
+    t: 'write',
+    op: 8,
+    path: 'a.txt',
+    size: 1,
+    mode: 0o644,
+    mtimeNs: '1',
+    last: true,
+    guard: { expect: null, ifChanged: 'refuse' },
+    keepAs: 'a.sicksync-conflict-20261203-120000-devbox.txt',
+  },
   { t: 'hash', req: 7, paths: ['a.txt', 'dir/b.bin'] },
   { t: 'mkdir', op: 1, path: 'dir', mode: 0o755 },
   { t: 'symlink', op: 2, path: 'dir/link', target: '../a.txt', mtimeNs: '1700000000123456789' },
@@ -44,7 +58,22 @@ const CLIENT_MESSAGES: ClientMessage[] = [
 ];
 
 const DAEMON_MESSAGES: DaemonMessage[] = [
-  { t: 'welcome', protocol: PROTOCOL_VERSION, version: '0.1.0', root: '/home/me/src/web', host: 'devbox' },
+  {
+    t: 'welcome',
+    protocol: PROTOCOL_VERSION,
+    version: '0.1.0',
+    root: '/home/me/src/web',
+    host: 'devbox',
+    capabilities: { watch: true, symlinks: true, modes: true, renames: true },
+  },
+  { t: 'changes', entries: [ENTRY], gone: ['old/a.txt', 'old'] },
+  { t: 'data', req: 3, last: false },
+  { t: 'nack', op: 5, error: { code: 'SICKSYNC_E_TARGET_CHANGED', message: 'a.txt changed' }, current: ENTRY },
+  {
+    t: 'versions-list',
+    req: 4,
+    versions: [{ number: 1, path: '.sicksync/history/a~20261203-120000-000.txt', date: '2026-12-03T12:00:00.000Z', size: 3, mtimeNs: '1' }],
+  },
   {
     t: 'scan-page',
     req: 0,
@@ -153,7 +182,7 @@ describe('encodeFrame / decodeFrame round trip', () => {
 
 describe('hasPayload', () => {
   it.each([...CLIENT_MESSAGES, ...DAEMON_MESSAGES].map((message) => [message.t, message] as const))('%s', (t, message) => {
-    expect(hasPayload(message)).toBe(t === 'write' || t === 'chunk');
+    expect(hasPayload(message)).toBe(t === 'write' || t === 'chunk' || t === 'data');
   });
 });
 

@@ -13,7 +13,7 @@ import { attachSocket, queueMessage, readMessage, sendMessage } from '../../shar
 import { startHeartbeat } from '../../shared/heartbeat.js';
 import { getHeartbeatMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
-import type { ChangeListener, Endpoint, OpResult, VersionInfo } from './endpoint.js';
+import type { Capabilities, ChangeListener, Endpoint, OpResult, VersionInfo } from './endpoint.js';
 import { isSmallFile, queueSmallFile, readSmallFile, streamFile } from './send-file.js';
 
 /** Time for the daemon to open the destination folder and welcome us. */
@@ -54,6 +54,7 @@ export class DaemonConnection implements Endpoint {
   private readonly readers = new Map<number, Reader>();
   private readPaused = false;
   host = '';
+  capabilities: Capabilities = { watch: false, symlinks: false, modes: false, renames: false };
   private closedReason: string | null = null;
   private sendChain: Promise<void> = Promise.resolve();
   root = '';
@@ -150,6 +151,7 @@ export class DaemonConnection implements Endpoint {
     }
     this.root = answer.root;
     this.host = answer.host;
+    this.capabilities = answer.capabilities;
     this.daemonVersion = answer.version;
   }
 

@@ -5,6 +5,8 @@ export interface OpResult {
   /** The side's entry after the change; null when the path is gone. */
   entry: Entry | null;
   note?: string;
+  /** For writes made in the project: the content's hash (TreeIndex.noteApplied). */
+  hash?: string;
 }
 
 /** Thrown by `apply` when the source file changed while it was being read; it will be sent again. */
@@ -30,8 +32,18 @@ export type ChangeListener = (entries: readonly Entry[], gone: readonly string[]
  * which it talks to; the project folder is the other side (local-tree.ts). A later store without
  * inodes, modes or links would implement it too and say so in `capabilities`.
  */
+/** What a destination can keep and do, as it says at the handshake. */
+export interface Capabilities {
+  /** It reports changes made there (needed to bring them back live; otherwise at each catch-up). */
+  watch: boolean;
+  symlinks: boolean;
+  modes: boolean;
+  renames: boolean;
+}
+
 export interface Endpoint {
   readonly description: string;
+  readonly capabilities: Capabilities;
   /** The host name of the far side, for the names of conflict copies made of its versions. */
   readonly host: string;
   /** `watch`: from now on, report changes made there to `onChanges` listeners. */

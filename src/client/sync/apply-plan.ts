@@ -38,7 +38,7 @@ export interface Sides {
   remote: Snapshot;
   baseline: Baseline;
   /** Records what sicksync itself did in the project, so its watcher does not report it back. */
-  noteLocal: (path: string, entry: Entry | null) => void;
+  noteLocal: (path: string, entry: Entry | null, hash?: string) => void;
   noteLocalMove: (from: string, to: string) => void;
 }
 
@@ -71,7 +71,7 @@ function recordResult(sides: Sides, op: Op, result: OpResult): void {
     if (op.side === 'local') sides.noteLocalMove(op.from, op.path);
     else movePrefix(target, op.from, op.path);
   }
-  if (op.side === 'local') sides.noteLocal(op.path, result.entry);
+  if (op.side === 'local') sides.noteLocal(op.path, result.entry, result.hash);
   else setOrDelete(target, op.path, result.entry);
   if (op.kind === 'delete' || !result.entry) {
     baseline.delete(op.path);

@@ -82,6 +82,7 @@ export class DestinationSync {
   private localTree: LocalTree | null = null;
   /** A connection was made once: a later loss is the connection's, not the host's refusal. */
   private hasConnected = false;
+  private warnedNoWatch = false;
   private baseline: Baseline = new Map();
   /** What the destination holds: scanned at each catch-up, then kept current by notices and acks. */
   private remote: Snapshot = new Map();
@@ -258,7 +259,11 @@ export class DestinationSync {
       // Answers given while no client ran.
       for (const [path, keep] of await this.options.store.takeResolutions()) this.resolutions.set(path, keep);
     }
-    this.remote = await endpoint.scan(this.options.twoWay);
+    if (this.options.twoWay && !endpoint.capabilities.watch && !this.warnedNoWatch) {
+      this.warnedNoWatch = true;
+      this.options.reporter.warn(`${this.label}: this destination cannot report its changes live; they come back at each start`);
+    }
+    this.remote = await endpoint.scan(this.options.twoWay && endpoint.capabilities.watch);
     this.dirty.clear();
     const plan = await this.getPlan(endpoint, { deleteExtraneous: this.options.deleteExtraneous, verifyContent: true }, 1);
     this.checkDeleteGuard(plan.guardTrip, false);
@@ -351,7 +356,7 @@ export class DestinationSync {
       local: index.entries,
       remote: this.remote,
       baseline: this.baseline,
-      noteLocal: (path, entry) => index.noteApplied(path, entry),
+      noteLocal: (path, entry, hash) => index.noteApplied(path, entry, hash),
       noteLocalMove: (from, to) => index.noteMoved(from, to),
     };
   }

@@ -57,6 +57,7 @@ export class LocalTree {
         return tree.rename(op.from, op.path);
       case 'write': {
         const write = tree.beginWrite(op.path, op.entry.size);
+        write.hashContent();
         try {
           await read(op.entry, (chunk) => write.append(chunk));
         } catch (error) {

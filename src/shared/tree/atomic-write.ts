@@ -18,7 +18,9 @@ import {
 import { write as writeAsync } from 'node:fs';
 import { promisify } from 'node:util';
 import { basename, join } from 'node:path';
+import type { Hash } from 'node:crypto';
 import { ErrorCode, SicksyncError } from '../errors.js';
+import { ECHO_CHECK_MAX, createContentHash } from '../hash.js';
 import type { ConfinedRoot, OpenFolder } from './confined-fs.js';
 import { toUtimesSeconds } from './fs-helpers.js';
 import type { FolderTimesKeeper } from './parent-times.js';
@@ -32,6 +34,8 @@ const writeChunk = promisify(writeAsync);
 export class AtomicWrite {
   private written = 0;
   private closed = false;
+  /** Set to hash what is written (see TreeIndex.noteApplied); only for small files. */
+  private digest: Hash | null = null;
 
   private constructor(
     private readonly confined: ConfinedRoot,
@@ -51,6 +55,16 @@ export class AtomicWrite {
    * Opens the temporary file through the confined walk (its folders created on the way); the
    * rename at commit walks again, so a folder swapped for a symlink meanwhile is refused then.
    */
+  /** Hashes the content as it is written, when it is small enough to be checked again later. */
+  hashContent(): void {
+    if (this.size <= ECHO_CHECK_MAX && this.written === 0) this.digest = createContentHash();
+  }
+
+  /** The hash of what was written, when hashContent() was asked for. */
+  get contentHash(): string | undefined {
+    return this.digest?.copy().digest('hex');
+  }
+
   static start(confined: ConfinedRoot, target: string, size: number, folders: FolderTimesKeeper): AtomicWrite {
     const tempPath = getTempPath(target);
     const temp = basename(tempPath);
@@ -74,6 +88,7 @@ export class AtomicWrite {
     if (this.written + bytes.length > this.size) {
       throw new SicksyncError(ErrorCode.PROTOCOL, `more bytes than the announced ${this.size} for ${basename(this.target)}`);
     }
+    this.digest?.update(bytes);
     let offset = 0;
     while (offset < bytes.length) {
       offset +=

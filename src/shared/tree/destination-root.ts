@@ -44,6 +44,8 @@ import { getTempPath, isTempName, sweepTempFiles } from './temp-files.js';
 export interface OpResult {
   entry: Entry | null;
   note?: string;
+  /** The content hash of a small file written, when asked for (never sent: for the tree index). */
+  hash?: string;
 }
 
 /** The destination still holds what the client believes it does (same kind, size and mtime). */
@@ -305,7 +307,8 @@ export class DestinationRoot {
       const written = write.commit(mode, mtimeNs, (folder, name) => {
         note = this.makeWay(folder, name, path, { ...options, incoming: { kind: 'file', size: write.size, mtimeNs } });
       });
-      return { entry: toEntry(written, path), ...(note ? { note } : {}) };
+      const hash = write.contentHash;
+      return { entry: toEntry(written, path), ...(note ? { note } : {}), ...(hash ? { hash } : {}) };
     });
   }
 

@@ -65,9 +65,8 @@ describe('two-way sync over SSH', () => {
             await writeFile(path.join(root, name), text);
           }
           if ((i + round) % 2 === 0) {
-            // Never the size of the local version written at the same moment: see the note on jiffy
-            // mtimes in the README (Known limits).
-            const text = `host side r${round} ${name} ${'x'.repeat(i)}\n`;
+            // f0's host version has the size of its local one: same size, same kernel tick.
+            const text = `host r${round} ${name} ${'x'.repeat(i)}\n`;
             written.push(text);
             await writeFile(path.join(there, name), text);
           }
