@@ -18,6 +18,7 @@ import { Daemon } from '../../src/remote/daemon.js';
 import { getStatePathsIn, type StatePaths } from '../../src/shared/state-dir.js';
 import { decodeFrame } from '../../src/shared/codec.js';
 import type { Entry } from '../../src/shared/entry.js';
+import type { ContentSource } from '../../src/client/endpoint/endpoint.js';
 import type { Op } from '../../src/shared/plan/types.js';
 import { PROTOCOL_VERSION, validateDaemonMessage, type DaemonMessage } from '../../src/shared/protocol.js';
 import { VERSION } from '../../src/shared/version.js';
@@ -423,4 +424,9 @@ export function useDaemonHarness(): DaemonHarness {
   const harness = createDaemonHarness();
   afterEach(() => harness.cleanup());
   return harness;
+}
+
+/** A folder of this machine as the source of the content an operation sends. */
+export function folderSource(localRoot: string): ContentSource {
+  return { localRoot, read: () => Promise.reject(new Error('content is read from the folder directly')) };
 }

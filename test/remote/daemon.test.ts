@@ -24,6 +24,7 @@ import {
   useDaemonHarness,
   waitUntil,
   type RawClient,
+  folderSource,
 } from '../helpers/daemon-harness.js';
 
 const harness = useDaemonHarness();
@@ -132,7 +133,7 @@ describe('several clients at once', () => {
         const connection = await harness.connect(paths.socket, root);
         const ops = await getPushOps(local);
         // Every op is sent before any ack is awaited, and three connections do so at the same time.
-        const results = await Promise.all(ops.map((op) => connection.apply(op, local)));
+        const results = await Promise.all(ops.map((op) => connection.apply(op, folderSource(local))));
         for (const [i, result] of results.entries()) {
           const op = ops[i]!;
           if (op.kind === 'write') expect(result.entry).toMatchObject({ path: op.path, kind: 'file', size: op.entry.size });
@@ -219,7 +220,7 @@ describe('malformed frames', () => {
 
     // The daemon keeps serving the client that did nothing wrong.
     await putFile(local, 'after.txt', 'still served\n');
-    const result = await good.apply(await getOpFor(local, 'after.txt'), local);
+    const result = await good.apply(await getOpFor(local, 'after.txt'), folderSource(local));
     expect(result.entry).toMatchObject({ path: 'after.txt', size: 13 });
     expect(await readFile(join(goodRoot, 'after.txt'), 'utf8')).toBe('still served\n');
     await waitUntil(() => daemon.clientCount === 1, 'the refused client is counted out');
@@ -340,7 +341,7 @@ describe('root entries', () => {
     const [writer, reader] = await Promise.all([harness.connect(paths.socket, root), harness.connect(paths.socket, root)]);
     await putFile(local, 'shared.txt', 'both see this\n', 0o640);
 
-    await writer.apply(await getOpFor(local, 'shared.txt'), local);
+    await writer.apply(await getOpFor(local, 'shared.txt'), folderSource(local));
     const seen = (await reader.scan(false)).get('shared.txt');
 
     expect(seen).toMatchObject({ kind: 'file', size: 14, mode: 0o640 });

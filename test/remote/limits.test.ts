@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { DaemonConnection } from '../../src/client/endpoint/daemon-connection.js';
 import { ErrorCode } from '../../src/shared/errors.js';
 import { CONNECTION_LIMITS, DAEMON_LIMITS, MAX_FRAME_BYTES } from '../../src/remote/limits.js';
-import { getOpFor, listTree, putFile, useDaemonHarness, waitUntil, type RawClient } from '../helpers/daemon-harness.js';
+import { getOpFor, listTree, putFile, useDaemonHarness, waitUntil, type RawClient, folderSource } from '../helpers/daemon-harness.js';
 
 const harness = useDaemonHarness();
 const MiB = 1024 * 1024;
@@ -64,7 +64,7 @@ async function openHonest(socket: string): Promise<{ connection: DaemonConnectio
 /** The honest client still syncs: a new file arrives whole. */
 async function expectStillSyncs(honest: { connection: DaemonConnection; local: string; remote: string }, name: string): Promise<void> {
   await putFile(honest.local, name, `content of ${name}\n`);
-  const result = await honest.connection.apply(await getOpFor(honest.local, name), honest.local);
+  const result = await honest.connection.apply(await getOpFor(honest.local, name), folderSource(honest.local));
   expect(result).toMatchObject({ entry: { path: name } });
   expect(await readFile(join(honest.remote, name), 'utf8')).toBe(`content of ${name}\n`);
 }

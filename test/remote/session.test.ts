@@ -19,6 +19,7 @@ import {
   useDaemonHarness,
   waitUntil,
   type RawClient,
+  folderSource,
 } from '../helpers/daemon-harness.js';
 
 const harness = useDaemonHarness();
@@ -282,11 +283,17 @@ describe('delete guard at the daemon', () => {
     const connection = await harness.connect(socket, root);
 
     expect(
-      await connection.apply({ kind: 'delete', side: 'remote', path: 'gone.txt', guard: { expect: expected, ifChanged: 'keep' } }, root),
+      await connection.apply(
+        { kind: 'delete', side: 'remote', path: 'gone.txt', guard: { expect: expected, ifChanged: 'keep' } },
+        folderSource(root),
+      ),
     ).toEqual({ entry: null });
     expect(existsSync(join(root, 'gone.txt'))).toBe(false);
     expect(
-      await connection.apply({ kind: 'delete', side: 'remote', path: 'gone.txt', guard: { expect: expected, ifChanged: 'keep' } }, root),
+      await connection.apply(
+        { kind: 'delete', side: 'remote', path: 'gone.txt', guard: { expect: expected, ifChanged: 'keep' } },
+        folderSource(root),
+      ),
     ).toEqual({
       entry: null,
       note: 'already gone',
@@ -307,7 +314,7 @@ describe('delete guard at the daemon', () => {
 
     const result = await connection.apply(
       { kind: 'delete', side: 'remote', path: 'notes.txt', guard: { expect: expected, ifChanged: 'keep' } },
-      root,
+      folderSource(root),
     );
 
     const names = await listTree(root);
@@ -328,7 +335,7 @@ describe('delete guard at the daemon', () => {
       const expected = (await getEntryAt(root, folder))!;
       const result = await connection.apply(
         { kind: 'delete', side: 'remote', path: folder, guard: { expect: expected, ifChanged: 'keep' } },
-        root,
+        folderSource(root),
       );
       expect(result.note, folder).toMatch(/^kept/);
       expect(result.entry, folder).toMatchObject({ path: folder, kind: 'dir' });
@@ -344,7 +351,7 @@ describe('delete guard at the daemon', () => {
 
     const result = await connection.apply(
       { kind: 'delete', side: 'remote', path: 'empty', guard: { expect: (await getEntryAt(root, 'empty'))!, ifChanged: 'keep' } },
-      root,
+      folderSource(root),
     );
 
     expect(result).toEqual({ entry: null });
@@ -379,11 +386,11 @@ describe('operations in order', () => {
     const [local, root] = [await harness.makeDir(), await harness.makeDir()];
     await putFile(local, 'a.txt', 'alpha\n', 0o600);
     const connection = await harness.connect(socket, root);
-    await connection.apply(await getOpFor(local, 'a.txt'), local);
+    await connection.apply(await getOpFor(local, 'a.txt'), folderSource(local));
 
     const moved = await connection.apply(
       { kind: 'rename', side: 'remote', from: 'a.txt', path: 'sub/b.txt', entry: (await getEntryAt(local, 'a.txt'))! },
-      local,
+      folderSource(local),
     );
 
     expect(moved.entry).toMatchObject({ path: 'sub/b.txt', kind: 'file', size: 6, mode: 0o600 });

@@ -8,7 +8,7 @@ import { DaemonConnection } from '../../src/client/endpoint/daemon-connection.js
 import { connectTcpDaemon } from '../../src/client/endpoint/tcp-daemon.js';
 import { Daemon } from '../../src/remote/daemon.js';
 import { isTokenValid, normalizeListenUrl } from '../../src/remote/tcp-listener.js';
-import { getOpFor, listTree, putFile, useDaemonHarness } from '../helpers/daemon-harness.js';
+import { getOpFor, listTree, putFile, useDaemonHarness, folderSource } from '../helpers/daemon-harness.js';
 
 const harness = useDaemonHarness();
 const started: Daemon[] = [];
@@ -69,7 +69,7 @@ describe('the TCP transport', () => {
       { url, tokenFile },
       { root: dest, excludes: [] },
     );
-    await connection.apply(await getOpFor(local, 'a.txt'), local);
+    await connection.apply(await getOpFor(local, 'a.txt'), folderSource(local));
     await connection.close();
     expect(await readFile(join(dest, 'a.txt'), 'utf8')).toBe('hello over tcp');
   });

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { connectTcpDaemon } from '../../src/client/endpoint/tcp-daemon.js';
 import { Daemon } from '../../src/remote/daemon.js';
 import type { Op } from '../../src/shared/plan/types.js';
-import { getOpFor, listTree, putFile, useDaemonHarness, waitUntil } from '../helpers/daemon-harness.js';
+import { getOpFor, listTree, putFile, useDaemonHarness, waitUntil, folderSource } from '../helpers/daemon-harness.js';
 import { encodeRawFrame, formatUpgradeRequest } from '../helpers/raw-websocket.js';
 
 const harness = useDaemonHarness();
@@ -99,11 +99,11 @@ describe('defect 1: malformed WebSocket input ends one connection, never the dae
     for (const [what, bytes] of BAD_FRAMES) {
       await expect(sendRaw(paths.socket, bytes, { upgrade: true }), what).resolves.toBeTypeOf('string');
       // Each case between two honest writes: the connection made before it still works after it.
-      await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), local);
+      await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), folderSource(local));
     }
     for (const [what, bytes] of BAD_HANDSHAKES) {
       await expect(sendRaw(paths.socket, bytes, { upgrade: false }), what).resolves.toBeTypeOf('string');
-      await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), local);
+      await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), folderSource(local));
     }
 
     await waitUntil(async () => (await listTree(remote)).length === round, 'every honest write to land');
@@ -131,11 +131,11 @@ describe('defect 1 over the TCP transport: one valid token is not enough to take
         let round = 0;
         for (const [what, bytes] of BAD_FRAMES) {
           await expect(sendRaw({ port, token }, bytes, { upgrade: true }), what).resolves.toBeTypeOf('string');
-          await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), local);
+          await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), folderSource(local));
         }
         for (const [what, bytes] of BAD_HANDSHAKES) {
           await expect(sendRaw({ port, token }, bytes, { upgrade: false }), what).resolves.toBeTypeOf('string');
-          await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), local);
+          await honest.apply(await writeLocal(local, `after-${round++}.txt`, what), folderSource(local));
         }
         expect(await listTree(remote)).toEqual(await listTree(local));
       } finally {

@@ -15,7 +15,7 @@ import type { ProjectConfig } from '../config/types.js';
 import { createConnector } from '../endpoint/connect.js';
 import type { Endpoint, VersionInfo } from '../endpoint/endpoint.js';
 import { loadProjectRules } from '../project-rules.js';
-import { LocalTree } from '../sync/local-tree.js';
+import { ProjectSide } from '../sync/project-side.js';
 import { formatBytes } from '../sync/summary.js';
 import { toProjectPath } from './conflicts.js';
 
@@ -33,7 +33,7 @@ interface Collected {
 }
 
 async function collectVersions(project: ProjectConfig, path: string): Promise<Collected> {
-  const tree = new LocalTree(project.root, createIgnoreRules([]), null, 'here');
+  const tree = new ProjectSide(project.root, createIgnoreRules([]), null, 'here');
   const versions: Found[] = tree.listVersions(path).map((version) => ({ ...version, side: 'the project', endpoint: null }));
   const connector = createConnector(() => undefined);
   const rules = await loadProjectRules(project);
@@ -108,7 +108,7 @@ export async function restoreVersion(project: ProjectConfig, given: string, numb
       throw new SicksyncError(ErrorCode.NO_VERSION, `no version ${number} of ${path}: ${known} ("sicksync history ${given}" lists them)`);
     }
     const rules = await loadProjectRules(project);
-    const tree = new LocalTree(project.root, rules, project.history.versions > 0 ? project.history : null, 'here');
+    const tree = new ProjectSide(project.root, rules, project.history.versions > 0 ? project.history : null, 'here');
     let mode = 0o644;
     try {
       const current = getEntry(join(project.root, path), path);

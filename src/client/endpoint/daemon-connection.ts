@@ -13,7 +13,7 @@ import { attachSocket, queueMessage, readMessage, sendMessage } from '../../shar
 import { startHeartbeat } from '../../shared/heartbeat.js';
 import { getHeartbeatMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
-import type { Capabilities, ChangeListener, Endpoint, OpResult, VersionInfo } from './endpoint.js';
+import type { Capabilities, ChangeListener, ContentSource, Endpoint, OpResult, VersionInfo } from './endpoint.js';
 import { isSmallFile, queueSmallFile, readSmallFile, streamFile } from './send-file.js';
 
 /** Time for the daemon to open the destination folder and welcome us. */
@@ -302,7 +302,13 @@ export class DaemonConnection implements Endpoint {
     return new Map(Object.entries(answer.hashes));
   }
 
-  apply(op: Op, localRoot: string): Promise<OpResult> {
+  apply(op: Op, from: ContentSource): Promise<OpResult> {
+    // Content comes from the project folder; from another destination it would be relayed
+    // through the project first (the plan never asks for more).
+    const localRoot = from.localRoot;
+    if (localRoot === undefined) {
+      return Promise.reject(new ProtocolError(`${this.description} takes content from a folder on this machine only`));
+    }
     const id = this.allocateId();
     const acked = new Promise<OpResult>((resolve, reject) => this.acks.set(id, { resolve, reject, path: op.path }));
     // Small files are read now, in parallel; frames still leave strictly in plan order (a file's

@@ -26,12 +26,6 @@ export interface VersionInfo {
 /** What changed at a watched destination: entries as they are now, and paths that are gone. */
 export type ChangeListener = (entries: readonly Entry[], gone: readonly string[]) => void;
 
-/**
- * The far side of a sync: something that can be scanned, watched, read and changed. The daemon
- * connection implements it for remote and local destinations alike, so the sync core does not care
- * which it talks to; the project folder is the other side (local-tree.ts). A later store without
- * inodes, modes or links would implement it too and say so in `capabilities`.
- */
 /** What a destination can keep and do, as it says at the handshake. */
 export interface Capabilities {
   /** It reports changes made there (needed to bring them back live; otherwise at each catch-up). */
@@ -41,18 +35,38 @@ export interface Capabilities {
   renames: boolean;
 }
 
-export interface Endpoint {
+/** Where an operation's content is read: the other side of the sync. */
+export interface ContentSource {
+  /** A folder on this machine that holds the content, when there is one: read from it directly. */
+  readonly localRoot?: string;
+  /** Streams the content of a file that is still `entry`; `sink` is awaited for every piece. */
+  read(entry: Entry, sink: (chunk: Buffer) => Promise<void>): Promise<void>;
+}
+
+/**
+ * One side of a sync, whatever it is: its content can be hashed and read, and an operation applied
+ * to it with content read from the other side. The project folder (sync/project-side.ts) and every
+ * destination (the daemon connection) are both one.
+ */
+export interface SyncSide extends ContentSource {
+  hash(paths: readonly string[]): Promise<Map<string, string | null>>;
+  /** Applies one operation, reading its content from `from`; resolves once it is done there. */
+  apply(op: Op, from: ContentSource): Promise<OpResult>;
+}
+
+/**
+ * The far side: a side that can also be scanned, watched and closed. The daemon connection
+ * implements it for remote and local destinations alike, so the sync core does not care which it
+ * talks to. A later store without inodes, modes or links would implement it too and say so in
+ * `capabilities`.
+ */
+export interface Endpoint extends SyncSide {
   readonly description: string;
   readonly capabilities: Capabilities;
   /** The host name of the far side, for the names of conflict copies made of its versions. */
   readonly host: string;
   /** `watch`: from now on, report changes made there to `onChanges` listeners. */
   scan(watch: boolean): Promise<Snapshot>;
-  hash(paths: readonly string[]): Promise<Map<string, string | null>>;
-  /** Streams the content of a file that is still `entry`; `sink` is awaited for every piece. */
-  read(entry: Entry, sink: (chunk: Buffer) => Promise<void>): Promise<void>;
-  /** Applies one operation, reading file content from `localRoot`; resolves once acknowledged. */
-  apply(op: Op, localRoot: string): Promise<OpResult>;
   versions(path: string): Promise<VersionInfo[]>;
   onChanges(listener: ChangeListener): void;
   /** Resolves once everything sent so far has been handed to the transport. */

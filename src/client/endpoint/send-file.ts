@@ -135,3 +135,25 @@ export async function streamFile(ws: WebSocket, op: number, entry: Entry, localR
     await handle.close();
   }
 }
+
+/**
+ * Reads a local file that is still `entry` in pieces of at most a chunk, checking after each that
+ * it did not change meanwhile (SourceChangedError then): the content of a side for whoever asks.
+ */
+export async function readFileChunks(localRoot: string, entry: Entry, sink: (chunk: Buffer) => Promise<void>): Promise<void> {
+  const handle = await openSource(localRoot, entry);
+  try {
+    let offset = 0;
+    do {
+      const length = Math.min(CHUNK_SIZE, entry.size - offset);
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = length === 0 ? { bytesRead: 0 } : await readAt(handle, entry.path, buffer, 0, length, offset);
+      offset += bytesRead;
+      if (bytesRead !== length || !(await isUnchanged(handle, entry)))
+        throw new SourceChangedError(`${entry.path} changed while it was read`);
+      await sink(buffer);
+    } while (offset < entry.size);
+  } finally {
+    await handle.close();
+  }
+}

@@ -8,7 +8,7 @@ import { ErrorCode, SicksyncError, TargetChangedError } from '../../shared/error
 import { moveRecord } from '../../shared/plan/renames.js';
 import type { Baseline, Op } from '../../shared/plan/types.js';
 import { SourceChangedError, type Endpoint, type OpResult } from '../endpoint/endpoint.js';
-import type { LocalTree } from './local-tree.js';
+import type { ProjectSide } from './project-side.js';
 
 /** Operations awaiting their acknowledgement at once: keeps the pipe full without unbounded memory. */
 const WINDOW = 32;
@@ -30,8 +30,7 @@ export interface ApplyOutcome {
 /** The two sides as the applier sees them. */
 export interface Sides {
   endpoint: Endpoint;
-  localRoot: string;
-  localTree: LocalTree;
+  project: ProjectSide;
   /** The project's index: what the project folder holds. */
   local: Snapshot;
   /** What the destination holds, as last scanned, notified or confirmed. */
@@ -83,9 +82,9 @@ function recordResult(sides: Sides, op: Op, result: OpResult): void {
   baseline.set(op.path, op.side === 'remote' ? { local: source, remote: result.entry } : { local: result.entry, remote: source });
 }
 
+/** Each operation changes its side, with content read from the other one. */
 function applyOne(sides: Sides, op: Op): Promise<OpResult> {
-  if (op.side === 'remote') return sides.endpoint.apply(op, sides.localRoot);
-  return sides.localTree.apply(op, (entry, sink) => sides.endpoint.read(entry, sink));
+  return op.side === 'remote' ? sides.endpoint.apply(op, sides.project) : sides.project.apply(op, sides.endpoint);
 }
 
 export async function applyPlan(sides: Sides, ops: readonly Op[]): Promise<ApplyOutcome> {

@@ -3,11 +3,9 @@
  * and its own connection, so a slow or failing one never holds back the others.
  */
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isInside, type Snapshot } from '../../shared/entry.js';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
-import { getFileHash } from '../../shared/hash.js';
 import type { IgnoreRules } from '../../shared/ignore-rules.js';
 import { reconcile } from '../../shared/plan/reconcile.js';
 import type { Baseline, Conflict, GuardTrip, Hashes, Plan, PlanInput } from '../../shared/plan/types.js';
@@ -17,7 +15,7 @@ import type { HistoryPolicy } from '../../shared/tree/history.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { applyPlan, type ApplyOutcome, type Sides } from './apply-plan.js';
 import type { BaselineStore, Resolution } from './baseline-store.js';
-import { LocalTree } from './local-tree.js';
+import { ProjectSide } from './project-side.js';
 import type { Reporter } from './reporter.js';
 import { formatSummary } from './summary.js';
 
@@ -79,7 +77,7 @@ export class DestinationSync {
   readonly failures = new Map<string, SicksyncError>();
   fatal: SicksyncError | null = null;
   private endpoint: Endpoint | null = null;
-  private localTree: LocalTree | null = null;
+  private project: ProjectSide | null = null;
   /** A connection was made once: a later loss is the connection's, not the host's refusal. */
   private hasConnected = false;
   private warnedNoWatch = false;
@@ -215,7 +213,7 @@ export class DestinationSync {
     const endpoint = await this.options.connect();
     this.endpoint = endpoint;
     this.hasConnected = true;
-    this.localTree = new LocalTree(this.options.localRoot, this.options.rules, this.options.history, endpoint.host || this.label);
+    this.project = new ProjectSide(this.options.localRoot, this.options.rules, this.options.history, endpoint.host || this.label);
     this.needsCatchUp = true;
     endpoint.onChanges((entries, gone) => {
       if (this.endpoint !== endpoint) return;
@@ -308,10 +306,13 @@ export class DestinationSync {
   }
 
   private async getHashes(endpoint: Endpoint, paths: string[]): Promise<Hashes> {
-    const localRoot = this.options.localRoot;
-    const local = new Map<string, string | null>();
-    for (const path of paths) local.set(path, await getFileHash(join(localRoot, path)).catch(() => null));
-    return { local, remote: await endpoint.hash(paths) };
+    const [local, remote] = await Promise.all([this.requireProject().hash(paths), endpoint.hash(paths)]);
+    return { local, remote };
+  }
+
+  private requireProject(): ProjectSide {
+    if (!this.project) throw new SicksyncError(ErrorCode.CONNECTION_LOST, `not connected to ${this.label}`);
+    return this.project;
   }
 
   private checkDeleteGuard(trip: GuardTrip | null, live: boolean): void {
@@ -348,11 +349,9 @@ export class DestinationSync {
 
   private getSides(endpoint: Endpoint): Sides {
     const { index } = this.options;
-    if (!this.localTree) throw new SicksyncError(ErrorCode.CONNECTION_LOST, `not connected to ${this.label}`);
     return {
       endpoint,
-      localRoot: this.options.localRoot,
-      localTree: this.localTree,
+      project: this.requireProject(),
       local: index.entries,
       remote: this.remote,
       baseline: this.baseline,

@@ -28,6 +28,12 @@ async function readAll(root: string): Promise<string[]> {
   return out;
 }
 
+/** Bytes a process has written (sockets included), from /proc. */
+async function getBytesWritten(pid: number): Promise<number> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8');
+  return Number(/^wchar: (\d+)$/m.exec(io)?.[1] ?? NaN);
+}
+
 async function converge(cli: CliProcess, a: string, b: string): Promise<void> {
   try {
     await waitForSynced(a, b, {}, 30_000);
@@ -83,11 +89,15 @@ describe('two-way sync over SSH', () => {
     const lost = written.filter((text) => !kept.includes(text));
     expect(lost, `versions lost; sicksync printed:\n${run.output}`).toEqual([]);
 
-    // No echo loop: once all sides agree, nothing more is applied.
-    await sleep(1000);
+    // No echo loop: once all sides agree, nothing more is applied, and the client writes no more
+    // than heartbeats (a ping a second in tests) to its sockets.
+    await sleep(1500);
     const quiet = run.lines.length;
-    await sleep(2500);
+    const before = await getBytesWritten(run.pid);
+    await sleep(3000);
+    const written3s = (await getBytesWritten(run.pid)) - before;
     expect(run.lines.slice(quiet)).toEqual([]);
+    expect(written3s, 'bytes the client wrote in 3 s of quiet').toBeLessThan(16 * 1024);
 
     const result = await run.stop();
     expect(result.code, run.output).toBe(0);
@@ -111,11 +121,18 @@ describe('two-way sync over SSH', () => {
     await writeFile(path.join(there, 'src/p2/m2.ts'), 'edited there while stopped\n');
     await unlink(path.join(root, 'deleted-here.txt'));
     await unlink(path.join(there, 'deleted-there.txt'));
+    // Modify against delete, both ways: the modification is kept.
+    await unlink(path.join(root, 'src/p3/m3.ts'));
+    await writeFile(path.join(there, 'src/p3/m3.ts'), 'edited there, deleted here\n');
+    await writeFile(path.join(root, 'src/p4/m4.ts'), 'edited here, deleted there\n');
+    await unlink(path.join(there, 'src/p4/m4.ts'));
     const run = cli.startCli([], { cwd: root });
     await run.waitForLine(WATCHING, { timeoutMs: 60_000 });
     await converge(run, there, root);
     expect(await readFile(path.join(there, 'src/p1/m1.ts'), 'utf8')).toBe('edited here while stopped\n');
     expect(await readFile(path.join(root, 'src/p2/m2.ts'), 'utf8')).toBe('edited there while stopped\n');
+    expect(await readFile(path.join(root, 'src/p3/m3.ts'), 'utf8')).toBe('edited there, deleted here\n');
+    expect(await readFile(path.join(there, 'src/p4/m4.ts'), 'utf8')).toBe('edited here, deleted there\n');
     for (const side of [root, there]) {
       const names = await readdir(side);
       expect(names).not.toContain('deleted-here.txt');
