@@ -4,6 +4,7 @@
  * to the other destinations, conflicts keep both versions, pull rules bring results back, changes
  * made while stopped are found, and every version sicksync replaced is in a history.
  */
+import { writeFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
@@ -54,6 +55,20 @@ async function readHistory(root: string): Promise<string[]> {
     }
   };
   await walk(path.join(root, '.sicksync/history'));
+  return out;
+}
+
+/** Every file's content under `root`, history and conflict copies included. */
+async function readAllFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (folder: string): Promise<void> => {
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) out.push(await readText(full));
+    }
+  };
+  await walk(root);
   return out;
 }
 
@@ -119,6 +134,55 @@ describe('two-way sync (local destinations)', () => {
     const kept = [...contents, ...(await readHistory(root)), ...(await readHistory(both))];
     expect(kept).toEqual(expect.arrayContaining(['mine\n', 'theirs, longer\n']));
 
+    const result = await cli.stop();
+    expect(result.code, cli.output).toBe(0);
+    await harness.expectNoProcessesLeft();
+  });
+
+  it('three sides writing the same files at once (two bidirectional destinations): all end the same, no version lost', async () => {
+    const a = harness.path('a');
+    const b = harness.path('b');
+    const names = Array.from({ length: 10 }, (_, i) => `f${i}.txt`);
+    const root = await makeProject(
+      {
+        destinations: [
+          { destinationLocation: a, mode: 'bidirectional' },
+          { destinationLocation: b, mode: 'bidirectional' },
+        ],
+      },
+      Object.fromEntries(names.map((name) => [name, `start ${name}\n`])),
+    );
+    const cli = await startWatching(root);
+    await expectSame(cli, a, root);
+    await expectSame(cli, b, root);
+    const written: string[] = [];
+    const sides: [string, string][] = [
+      ['l', root],
+      ['a', a],
+      ['b', b],
+    ];
+    for (let round = 0; round < 8; round += 1) {
+      // Each side names its versions with one letter, so versions of one file written at the same
+      // moment often have the same size (and, in one kernel tick, the same mtime).
+      // Written back to back, synchronously: the three sides' versions land in one kernel tick.
+      sides.forEach(([side, folder], s) => {
+        names.forEach((name, i) => {
+          // Both destinations write the same files in a round, the project others.
+          if ((i + round + (s === 0 ? 2 : 1)) % 3 !== 0) return;
+          const text = `${side} r${round} ${name} ${'y'.repeat((i * 7 + round) % 5)}\n`;
+          written.push(text);
+          writeFileSync(path.join(folder, name), text);
+        });
+      });
+      await sleep(250);
+    }
+    await expectSame(cli, a, root);
+    await expectSame(cli, b, root);
+    const kept = [...(await readAllFiles(root)), ...(await readAllFiles(a)), ...(await readAllFiles(b))];
+    expect(
+      written.filter((text) => !kept.includes(text)),
+      `versions lost; sicksync printed:\n${cli.output}`,
+    ).toEqual([]);
     const result = await cli.stop();
     expect(result.code, cli.output).toBe(0);
     await harness.expectNoProcessesLeft();

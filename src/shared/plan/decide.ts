@@ -112,7 +112,10 @@ function getMetaOps(move: Move, source: Entry, target: Entry): Op[] {
 }
 
 function decideSameKind(move: Move, source: Entry, target: Entry, options: DecideOptions): Decision {
-  const same = isSameContent(source, target, options);
+  // One-way, a target with the source's size and mtime is our copy (we set its mtime). Two-way, a
+  // side that changed may have changed to the other's size and a time of the same kernel tick
+  // without being a copy of it: only content can tell.
+  const same = move.ifChanged === 'refuse' ? isSameEdit(source, target, options) : isSameContent(source, target, options);
   if (same === 'hash') return 'hash';
   if (!same) return { ops: [getContentOp(move, source)] };
   // Equal content with other times: only the times move (a file hashed equal gets its mode too).

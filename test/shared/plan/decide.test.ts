@@ -87,6 +87,17 @@ const FILE_SITUATIONS: Situation[] = [
     bidirectional: ['remote:write!'],
   },
   {
+    name: 'edited locally to the size and time the destination has (a save in the same kernel tick)',
+    states: () => {
+      const { base, local, remote } = synced();
+      return { local: change(local, { mtimeNs: remote.mtimeNs, ino: '77' }), remote, base };
+    },
+    // One-way, the same size and mtime as our copy mean that copy.
+    push: [],
+    pull: [],
+    bidirectional: 'hash',
+  },
+  {
     name: 'edited at the destination',
     states: () => {
       const { base, local, remote } = synced();
