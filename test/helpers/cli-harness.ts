@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach } from 'vitest';
+import { getProcessId, signalProcess } from './processes.js';
 
 export const BIN_SCRIPT = fileURLToPath(new URL('../../bin/sicksync.js', import.meta.url));
 
@@ -528,13 +529,8 @@ export class CliHarness {
       problems.push(
         `processes left behind ${LINGER_MS} ms after the test (the daemon's grace is ${GRACE_MS} ms):\n${formatProcesses(left)}`,
       );
-      for (const info of left) {
-        try {
-          process.kill(info.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
+      // By pid and start time: a pid freed meanwhile may already be another test's process.
+      for (const id of left.map((info) => getProcessId(info.pid))) if (id) signalProcess(id, 'SIGKILL');
     }
     for (const { args, stdout, stderr } of this.outputs) {
       if (NODE_WARNING.test(stderr) || NODE_WARNING.test(stdout))

@@ -19,6 +19,7 @@ import { getStatePathsIn, type StatePaths } from '../../src/shared/state-dir.js'
 import { decodeFrame } from '../../src/shared/codec.js';
 import type { Entry } from '../../src/shared/entry.js';
 import type { ContentSource } from '../../src/client/endpoint/endpoint.js';
+import { getProcessId, signalProcess, type ProcessId } from './processes.js';
 import type { Op } from '../../src/shared/plan/types.js';
 import { PROTOCOL_VERSION, validateDaemonMessage, type DaemonMessage } from '../../src/shared/protocol.js';
 import { VERSION } from '../../src/shared/version.js';
@@ -80,21 +81,17 @@ export async function getCommandLine(pid: number): Promise<string[]> {
 
 /** SIGTERM, then SIGKILL after a deadline: the way the daemon itself is meant to be stopped. */
 async function killAll(pids: readonly number[], graceMs = 3000): Promise<void> {
-  const signal = (pid: number, name: NodeJS.Signals): void => {
-    try {
-      process.kill(pid, name);
-    } catch {
-      // already gone
-    }
-  };
-  for (const pid of pids) signal(pid, 'SIGTERM');
+  // Named by pid and start time: a pid reused meanwhile by another test's process is left alone.
+  const ids = pids.map(getProcessId).filter((id): id is ProcessId => id !== null);
+  for (const id of ids) signalProcess(id, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  let left = [...pids];
+  let left = [...ids];
   while (left.length > 0 && Date.now() < deadline) {
     await sleep(25);
-    left = (await Promise.all(left.map(async (pid) => ((await isRunning(pid)) ? pid : null)))).filter((pid) => pid !== null);
+    left = left.filter((id) => getProcessId(id.pid)?.start === id.start);
+    left = (await Promise.all(left.map(async (id) => ((await isRunning(id.pid)) ? id : null)))).filter((id) => id !== null);
   }
-  for (const pid of left) signal(pid, 'SIGKILL');
+  for (const id of left) signalProcess(id, 'SIGKILL');
 }
 
 // ---------------------------------------------------------------------------------------------

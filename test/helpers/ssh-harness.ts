@@ -22,6 +22,7 @@ import {
   type TreeOptions,
 } from './cli-harness.js';
 import { createSshHost, type SshHost } from './sshd.js';
+import { getProcessId, signalProcess, type ProcessId } from './processes.js';
 
 /** Grace period of the daemons, plus slack for them to notice their last client left. */
 const LINGER_MS = GRACE_MS + 5000;
@@ -88,6 +89,11 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** The processes of `pids` as they are now, so that a later signal cannot reach a pid reused meanwhile. */
+function identify(pids: readonly number[]): ProcessId[] {
+  return pids.map(getProcessId).filter((id): id is ProcessId => id !== null);
+}
+
 export function formatProcesses(processes: readonly ProcessInfo[]): string {
   return processes.map((info) => `  pid ${info.pid}: ${info.cmdline}`).join('\n');
 }
@@ -128,11 +134,11 @@ export class SshHarness {
    */
   async cutHost(host: TestHost, { hard = false }: { hard?: boolean } = {}): Promise<void> {
     const pid = Number((await readFile(path.join(host.root, 'sshd.pid'), 'utf8')).trim());
-    const sessions = await listDescendants(pid);
+    const sessions = identify(await listDescendants(pid));
     // hard: kill -9 of the listener too, as an OOM killer or a crash would.
     if (hard) killQuietly(pid, 'SIGKILL');
     await host.stop();
-    for (const child of sessions) killQuietly(child, 'SIGKILL');
+    for (const child of sessions) signalProcess(child, 'SIGKILL');
   }
 
   /**
@@ -142,10 +148,10 @@ export class SshHarness {
    */
   async freezeHost(host: TestHost): Promise<() => void> {
     const pid = Number((await readFile(path.join(host.root, 'sshd.pid'), 'utf8')).trim());
-    const sessions = await listDescendants(pid);
-    for (const child of sessions) killQuietly(child, 'SIGSTOP');
+    const sessions = identify(await listDescendants(pid));
+    for (const child of sessions) signalProcess(child, 'SIGSTOP');
     return () => {
-      for (const child of sessions) killQuietly(child, 'SIGKILL');
+      for (const child of sessions) signalProcess(child, 'SIGKILL');
     };
   }
 
@@ -220,7 +226,7 @@ export class SshHarness {
         await waitFor(async () => (left = await listProcessesWithHome(host.home)).length === 0, LINGER_MS);
       } catch {
         problems.push(`processes left behind on ${host.alias} (HOME=${host.home}):\n${formatProcesses(left)}`);
-        for (const info of left) killQuietly(info.pid, 'SIGKILL');
+        for (const id of identify(left.map((info) => info.pid))) signalProcess(id, 'SIGKILL');
       }
       await this.cutHost(host).catch(() => host.stop());
       await rm(host.root, { recursive: true, force: true, maxRetries: 3 });

@@ -26,7 +26,8 @@ export interface HistoryPolicy {
   days: number;
 }
 
-export const DEFAULT_HISTORY: HistoryPolicy = { versions: 10, days: 30 };
+/** Versions younger than this are kept whatever their count (see prune). */
+const BURST_MS = 3_600_000;
 
 export interface Version {
   /** 1 for the newest. */
@@ -129,10 +130,19 @@ export class History {
     }
   }
 
+  /**
+   * Nothing older than `days` stays; beyond the newest `versions`, a version goes once it is an
+   * hour old. A burst of edits (a storm of saves, a branch switched back and forth) keeps all of
+   * its versions for an hour, whatever the count.
+   */
   private prune(history: OpenFolder, names: readonly string[], name: string): void {
-    const oldest = this.clock().getTime() - this.policy.days * 86_400_000;
+    const now = this.clock().getTime();
+    const oldest = now - this.policy.days * 86_400_000;
     findVersions(names, name).forEach((found, index) => {
-      if (index < this.policy.versions && found.date.getTime() >= oldest) return;
+      const time = found.date.getTime();
+      const expired = time < oldest;
+      const surplus = index >= this.policy.versions && now - time > BURST_MS;
+      if (!expired && !surplus) return;
       try {
         unlinkSync(history.at(found.name));
       } catch {
