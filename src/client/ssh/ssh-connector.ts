@@ -99,17 +99,33 @@ export class SshConnector {
       if (error instanceof SicksyncError) throw error;
       // Nothing answers on the socket: start a daemon (several destinations share one start).
     }
-    await startRemoteDaemon(host.session, await this.getProgram(host));
-    tried = host.transport;
-    try {
-      return await this.openDaemon(host, tried, spec.id, hello);
-    } catch (error) {
-      if (tried === 'bridge' || host.session.isClosed || error instanceof SicksyncError) throw error;
-      // The daemon runs (start-daemon said so), yet the channel to its socket failed: this sshd
-      // refuses that kind of forwarding, whatever reason code it gave.
-      this.useBridge(host);
-      return this.openDaemon(host, 'bridge', spec.id, hello);
+    // A daemon that reached its idle exit between its start and our channel (a short grace, a slow
+    // host) is started again: twice more at most.
+    for (let starts = 1; ; starts += 1) {
+      await startRemoteDaemon(host.session, await this.getProgram(host));
+      tried = host.transport;
+      try {
+        return await this.openDaemon(host, tried, spec.id, hello);
+      } catch (error) {
+        if (error instanceof NoDaemonError && starts < 3 && !host.session.isClosed) continue;
+        return this.afterStartFailed(host, tried, spec.id, hello, error);
+      }
     }
+  }
+
+  /** The daemon was started, yet the first channel to it failed. */
+  private afterStartFailed(host: Host, tried: Host['transport'], description: string, hello: HelloOptions, error: unknown) {
+    if (error instanceof NoDaemonError) {
+      throw new SicksyncError(
+        ErrorCode.DAEMON_UNREACHABLE,
+        `${host.session.label}: the daemon started there stopped answering before it could be reached (${error.message.trim()})`,
+      );
+    }
+    if (tried === 'bridge' || host.session.isClosed || error instanceof SicksyncError) throw error;
+    // The daemon runs (start-daemon said so), yet the channel to its socket failed: this sshd
+    // refuses that kind of forwarding, whatever reason code it gave.
+    this.useBridge(host);
+    return this.openDaemon(host, 'bridge', description, hello);
   }
 
   private getProgram(host: Host): Promise<string> {
