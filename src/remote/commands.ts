@@ -85,7 +85,7 @@ export async function runDaemon(settings: DaemonSettings, detach: boolean): Prom
     }
     throw error;
   }
-  const stop = (): void => void daemon.stop();
+  const stop = (signal: NodeJS.Signals): void => void daemon.stop(`${signal}`);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   process.once('SIGHUP', stop);

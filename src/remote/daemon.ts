@@ -30,6 +30,8 @@ export class Daemon {
   private tcpServer: Server | null = null;
   private wss: WebSocketServer | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Sockets accepted on the local socket and not closed yet, upgraded or not. */
+  private sockets = 0;
   private clients = 0;
   /** What all connections hold together (limits.ts). */
   private readonly budget = new DaemonBudget();
@@ -59,6 +61,16 @@ export class Daemon {
     });
     // A peer's bad bytes end that peer only: an unhandled 'error' on any of these emitters would
     // take the whole daemon, and every other client, down with it.
+    // A client counts from the moment its socket is accepted, not only once its WebSocket upgrade
+    // is through: on a loaded host that can take longer than a short grace period.
+    server.on('connection', (socket: Duplex) => {
+      this.sockets += 1;
+      this.cancelIdleExit();
+      socket.once('close', () => {
+        this.sockets -= 1;
+        if (this.clients === 0 && this.sockets === 0) this.scheduleIdleExit();
+      });
+    });
     server.on('clientError', (error: Error, socket: Duplex) => {
       this.log(`refused a malformed HTTP request: ${error.message}`);
       socket.destroy();
@@ -81,7 +93,7 @@ export class Daemon {
       try {
         this.tcpServer = await startTcpListener(this.options.listen, wss, (line) => this.log(line));
       } catch (error) {
-        await this.stop();
+        await this.stop('the TCP listener could not start');
         throw error;
       }
     }
@@ -107,7 +119,7 @@ export class Daemon {
     new Session(ws, (line) => this.log(line), { budget: this.budget, socket });
     ws.on('close', () => {
       this.clients -= 1;
-      if (this.clients === 0) this.scheduleIdleExit();
+      if (this.clients === 0 && this.sockets === 0) this.scheduleIdleExit();
     });
   }
 
@@ -116,7 +128,7 @@ export class Daemon {
     if (this.stopped) return; // clients closing during a stop must not re-arm the timer
     this.idleTimer = setTimeout(() => {
       this.log(`no client for ${this.options.graceMs} ms; exiting`);
-      void this.stop();
+      void this.stop('idle');
     }, this.options.graceMs);
   }
 
@@ -129,7 +141,9 @@ export class Daemon {
     return this.clients;
   }
 
-  stop(): Promise<void> {
+  /** `reason` goes to the log: a daemon that stops while clients are connected must say why. */
+  stop(reason = 'asked to stop'): Promise<void> {
+    if (!this.stopped) this.log(`stopping (${reason}) with ${this.clients} clients connected`);
     this.stopped ??= this.close();
     return this.stopped;
   }
