@@ -172,7 +172,15 @@ export async function treeOf(dir: string, { exclude, withHistory = false }: Tree
         await walk(rel);
       } else if (stats.isSymbolicLink()) {
         if (exclude?.(rel, 'symlink')) continue;
-        tree[rel] = { kind: 'symlink', target: await readlink(absolute), mtimeNs: stats.mtimeNs };
+        let target: string;
+        try {
+          target = await readlink(absolute);
+        } catch (error) {
+          // Replaced or removed since the lstat (live sync): not there as a link any more.
+          if (['ENOENT', 'EINVAL'].includes((error as NodeJS.ErrnoException).code ?? '')) continue;
+          throw error;
+        }
+        tree[rel] = { kind: 'symlink', target, mtimeNs: stats.mtimeNs };
       } else if (stats.isFile()) {
         if (exclude?.(rel, 'file')) continue;
         let sha256: string;
