@@ -99,7 +99,8 @@ export class Daemon {
     }
     writeFileSync(paths.pid, `${process.pid}\n`, { mode: 0o600 });
     this.log(`listening on ${paths.socket} (sicksync ${VERSION}, grace ${this.options.graceMs} ms)`);
-    this.scheduleIdleExit();
+    // Clients may have come already: the socket listens from claimSocket on.
+    if (this.clients === 0 && this.sockets === 0) this.scheduleIdleExit();
   }
 
   private handleConnection(ws: import('ws').WebSocket, socket: Duplex): void {
@@ -127,6 +128,8 @@ export class Daemon {
     this.cancelIdleExit();
     if (this.stopped) return; // clients closing during a stop must not re-arm the timer
     this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.clients > 0 || this.sockets > 0) return; // one came as the timer ran out
       this.log(`no client for ${this.options.graceMs} ms; exiting`);
       void this.stop('idle');
     }, this.options.graceMs);

@@ -23,6 +23,7 @@ import {
   putFile,
   useDaemonHarness,
   waitUntil,
+  getHomeStatePaths,
   type RawClient,
   folderSource,
 } from '../helpers/daemon-harness.js';
@@ -346,5 +347,27 @@ describe('root entries', () => {
 
     expect(seen).toMatchObject({ kind: 'file', size: 14, mode: 0o640 });
     expect(seen).toEqual(await getEntryAt(root, 'shared.txt'));
+  });
+});
+
+describe('idle exit', () => {
+  it('a client that connects while the daemon is still starting keeps it alive past the grace period', async () => {
+    // The socket listens before start() has finished (the start lock and chmod come after): a
+    // client polling for the socket gets in then, and the grace timer armed at the end of start
+    // must not count it out.
+    const home = await harness.makeDir();
+    const paths = getHomeStatePaths(home);
+    let client: RawClient | null = null;
+    let polling = true;
+    const early = (async () => {
+      while (polling && !existsSync(paths.socket)) await new Promise((resolve) => setImmediate(resolve));
+      client = await harness.openRaw(paths.socket);
+    })();
+    const { daemon } = await harness.startDaemon({ graceMs: 150, home });
+    polling = false;
+    await early;
+    await sleep(600);
+    expect(client!.isOpen, 'the early client is still connected').toBe(true);
+    expect(daemon.clientCount).toBe(1);
   });
 });
