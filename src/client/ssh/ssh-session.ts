@@ -112,6 +112,9 @@ export class SshSession {
         resolve();
       });
       client.on('error', fail);
+      // sshd killed during the handshake can close the connection without an 'error'; ssh2 then
+      // clears its ready timeout too, and the attempt would wait forever.
+      client.once('close', () => fail(Object.assign(new Error('the connection closed during the SSH handshake'), { code: 'ECONNRESET' })));
       client.connect({
         host: config.hostName,
         port,
