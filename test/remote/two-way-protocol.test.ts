@@ -135,3 +135,23 @@ describe('read', () => {
     });
   });
 });
+
+describe('rename', () => {
+  it('refuses a move that would take a link above the root: a link moved up, or a folder holding one', async () => {
+    const { client, root, base } = await openSession();
+    await client.op({ t: 'mkdir', path: 'a', mode: 0o755 });
+    await client.op({ t: 'mkdir', path: 'a/b', mode: 0o755 });
+    expect(await client.op({ t: 'symlink', path: 'a/up', target: '..', mtimeNs: MTIME_NS })).toMatchObject({ t: 'ack' });
+    expect(await client.op({ t: 'symlink', path: 'a/b/l', target: '../../x', mtimeNs: MTIME_NS })).toMatchObject({ t: 'ack' });
+
+    const outside = { t: 'nack', error: { code: ErrorCode.PATH_OUTSIDE_ROOT } };
+    expect(await client.op({ t: 'rename', from: 'a/up', to: 'up' }), 'a link moved up').toMatchObject(outside);
+    expect(await client.op({ t: 'rename', from: 'a/b', to: 'b' }), 'a folder holding a link moved up').toMatchObject(outside);
+    expect(await readdir(root)).toEqual(['a']);
+    expect(await readdir(base)).toEqual(['root']);
+    // Deeper is fine: the links still land inside.
+    await client.op({ t: 'mkdir', path: 'c', mode: 0o755 });
+    expect(await client.op({ t: 'rename', from: 'a/up', to: 'c/up' })).toMatchObject({ t: 'ack' });
+    expect(client.isOpen).toBe(true);
+  });
+});

@@ -6,6 +6,7 @@ import { createModeOf, hasWayBack } from '../../shared/mode-rules.js';
 import type { ProjectConfig } from '../config/types.js';
 import { createConnector, type Connector } from '../endpoint/connect.js';
 import { loadProjectRules } from '../project-rules.js';
+import { getWatchLimitWarning } from '../watch-limit.js';
 import { watchTree, type Watcher } from '../watcher.js';
 import { BaselineStore } from './baseline-store.js';
 import { DestinationSync } from './destination-sync.js';
@@ -59,6 +60,12 @@ export class ProjectSync {
     const started = Date.now();
     await Promise.all([index.scan(), this.watcher?.ready]);
     reporter.info(`scanned ${index.entries.size} entries in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (this.watcher) {
+      let folders = 0;
+      for (const entry of index.entries.values()) if (entry.kind === 'dir') folders += 1;
+      const warning = getWatchLimitWarning(folders);
+      if (warning) reporter.warn(warning);
+    }
     const stateDir = getStatePaths().dir;
     for (const spec of project.destinations) {
       const history = project.history.versions > 0 ? project.history : null;

@@ -18,6 +18,8 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
+  readdirSync,
+  readlinkSync,
   renameSync,
   rmdirSync,
   symlinkSync,
@@ -386,7 +388,10 @@ export class DestinationRoot {
     return this.run('move', from, () => {
       this.check(to);
       return this.confined.inParent(from, false, (source, fromName) => {
-        lstatSync(source.at(fromName)); // ENOENT names the source, not the target
+        const moving = lstatSync(source.at(fromName)); // ENOENT names the source, not the target
+        // A link's target is read from where the link is: moved higher up, `..` climbs further.
+        if (moving.isSymbolicLink()) validateLinkTarget(to, readlinkSync(source.at(fromName)));
+        else if (moving.isDirectory() && depthOf(to) < depthOf(from)) checkLinksMovedUp(source.at(fromName), to);
         return this.confined.inParent(to, true, (target, toName) => {
           // rename(2) would replace what is there: something that appeared since the plan is not ours to replace.
           const there = getEntry(target.at(toName), to);
@@ -418,5 +423,21 @@ function keepCopy(folder: OpenFolder, name: string, copy: string): string {
       copyFileSync(folder.at(name), folder.at(candidate), constants.COPYFILE_EXCL);
       return candidate;
     }
+  }
+}
+
+const depthOf = (path: string): number => path.split('/').length;
+
+/**
+ * Every link in the folder at `folder` (an absolute path through the confined walk), as it would be
+ * once the folder is at `to`: a folder moved up takes its `..` links up with it, and one that led
+ * to the root's top could then lead above it. Refused like any such link.
+ */
+function checkLinksMovedUp(folder: string, to: string): void {
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = `${to}/${entry.name}`;
+    const absolute = `${folder}/${entry.name}`;
+    if (entry.isSymbolicLink()) validateLinkTarget(path, readlinkSync(absolute));
+    else if (entry.isDirectory()) checkLinksMovedUp(absolute, path);
   }
 }
