@@ -9,7 +9,7 @@ import { readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promis
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { put, useCliHarness, waitFor, waitForSameTree, type CliProcess } from '../helpers/cli-harness.js';
+import { put, readFileContents, useCliHarness, waitFor, waitForSameTree, type CliProcess } from '../helpers/cli-harness.js';
 import { writeProjectFile } from './fixtures.js';
 
 const harness = useCliHarness();
@@ -35,41 +35,9 @@ async function readText(file: string): Promise<string> {
   return readFile(file, 'utf8');
 }
 
-/** Every file under `.sicksync/history` of a root, with its content. */
-async function readHistory(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (folder: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = await readdir(folder);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const full = path.join(folder, name);
-      try {
-        out.push(await readText(full));
-      } catch {
-        await walk(full);
-      }
-    }
-  };
-  await walk(path.join(root, '.sicksync/history'));
-  return out;
-}
-
-/** Every file's content under `root`, history and conflict copies included. */
-async function readAllFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (folder: string): Promise<void> => {
-    for (const entry of await readdir(folder, { withFileTypes: true })) {
-      const full = path.join(folder, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) out.push(await readText(full));
-    }
-  };
-  await walk(root);
-  return out;
+/** Every version kept in the history of a side. */
+function readHistory(root: string): Promise<string[]> {
+  return readFileContents(path.join(root, '.sicksync/history'));
 }
 
 async function makeProject(config: Record<string, unknown>, files: Record<string, string>): Promise<string> {
@@ -178,7 +146,7 @@ describe('two-way sync (local destinations)', () => {
     }
     await expectSame(cli, a, root);
     await expectSame(cli, b, root);
-    const kept = [...(await readAllFiles(root)), ...(await readAllFiles(a)), ...(await readAllFiles(b))];
+    const kept = [...(await readFileContents(root)), ...(await readFileContents(a)), ...(await readFileContents(b))];
     expect(
       written.filter((text) => !kept.includes(text)),
       `versions lost; sicksync printed:\n${cli.output}`,

@@ -274,6 +274,27 @@ export async function waitForSameTree(
   );
 }
 
+/**
+ * The content of every file under `folder` (history and conflict copies included), for tests that
+ * look for a version anywhere on a side; a missing folder holds none.
+ */
+export async function readFileContents(folder: string): Promise<string[]> {
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = await readdir(folder, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw error;
+  }
+  for (const entry of entries) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory()) out.push(...(await readFileContents(full)));
+    else if (entry.isFile()) out.push(await readFile(full, 'utf8'));
+  }
+  return out;
+}
+
 /** Writes `content` to `file`, creating its folders; `mode` is applied exactly (umask aside). */
 export async function put(file: string, content: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });

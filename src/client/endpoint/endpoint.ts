@@ -1,13 +1,9 @@
 import type { Entry, Snapshot } from '../../shared/entry.js';
 import type { Op } from '../../shared/plan/types.js';
+import type { OpResult } from '../../shared/tree/destination-root.js';
 
-export interface OpResult {
-  /** The side's entry after the change; null when the path is gone. */
-  entry: Entry | null;
-  note?: string;
-  /** For writes made in the project: the content's hash (TreeIndex.noteApplied). */
-  hash?: string;
-}
+/** What an operation left at its side: the same shape whichever side applied it. */
+export type { OpResult };
 
 /** Thrown by `apply` when the source file changed while it was being read; it will be sent again. */
 export class SourceChangedError extends Error {

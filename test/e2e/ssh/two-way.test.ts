@@ -7,26 +7,12 @@ import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { put, type CliProcess } from '../../helpers/cli-harness.js';
+import { put, readFileContents, type CliProcess } from '../../helpers/cli-harness.js';
 import { describeRun, useSshHarness, waitForSynced } from '../../helpers/ssh-harness.js';
 import { writeProjectFile } from '../fixtures.js';
 
 const ssh = useSshHarness({ first: 44, last: 47 });
 const WATCHING = /^watching for changes \(Ctrl-C to stop\)$/;
-
-/** Every file's content under `root`, history and conflict copies included. */
-async function readAll(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (folder: string): Promise<void> => {
-    for (const entry of await readdir(folder, { withFileTypes: true })) {
-      const full = path.join(folder, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) out.push(await readFile(full, 'utf8'));
-    }
-  };
-  await walk(root);
-  return out;
-}
 
 /** Bytes a process has written (sockets included), from /proc. */
 async function getBytesWritten(pid: number): Promise<number> {
@@ -85,7 +71,7 @@ describe('two-way sync over SSH', () => {
 
     await converge(run, there, root);
     await converge(run, mirror.path('copy'), root);
-    const kept = [...(await readAll(root)), ...(await readAll(there)), ...(await readAll(mirror.path('copy')))];
+    const kept = [...(await readFileContents(root)), ...(await readFileContents(there)), ...(await readFileContents(mirror.path('copy')))];
     const lost = written.filter((text) => !kept.includes(text));
     expect(lost, `versions lost; sicksync printed:\n${run.output}`).toEqual([]);
 
