@@ -1,144 +1,129 @@
 #!/usr/bin/env node
-// Benchmarks sicksync against rsync on this machine, in the same run, and prints ratios.
-// Scenarios: first sync of a fresh tree, a no-change resync, and the time for one edit to reach the
-// destination (sicksync live vs. an rsync run started right after the edit).
-// Usage: npm run bench [-- --files N --big-mb M]
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The yardstick: sicksync against `rsync -a` in the same run, over a private sshd on loopback
+// (and to a local folder), on fixtures made for the run. Prints one table of medians, ranges and
+// ratios, and writes the same as JSON.
+//
+// Usage: npm run bench [-- --quick] [--runs N] [--only name,name] [--dir PATH] [--json FILE] [--big-mb M]
+import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { prepareClient, SSHD, startHost } from './lib/sshd.js';
+import { formatBytes, formatMs } from './lib/stats.js';
+import { SCENARIOS, createContext } from './lib/scenarios.js';
 
-const BIN = fileURLToPath(new URL('../bin/sicksync.js', import.meta.url));
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at === -1 ? fallback : Number(args[at + 1]);
-};
-const FILES = option('files', 5000);
-const BIG_MB = option('big-mb', 100);
-const EDITS = option('edits', 20);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    only: { type: 'string' },
+    dir: { type: 'string' },
+    json: { type: 'string', default: join(HERE, 'results', 'latest.json') },
+    'big-mb': { type: 'string' },
+  },
+});
 
-function rsyncAvailable() {
+function requireTool(name, hint) {
   try {
-    execFileSync('rsync', ['--version'], { stdio: 'ignore' });
-    return true;
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
   } catch {
-    return false;
+    console.error(`${name} is not installed; the benchmark needs it (${hint}).`);
+    process.exit(1);
   }
 }
 
-function makeTree(root) {
-  mkdirSync(root, { recursive: true });
-  for (let i = 0; i < FILES; i++) {
-    const dir = join(root, `pkg${i % 50}`, `mod${i % 7}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `file${i}.ts`), randomBytes(512 + (i % 16) * 256).toString('base64'));
-  }
-  const big = Buffer.alloc(1024 * 1024);
-  const fd = join(root, 'assets.bin');
-  writeFileSync(fd, '');
-  for (let i = 0; i < BIG_MB; i++) writeFileSync(fd, randomBytes(big.length), { flag: 'a' });
+function printTable(results) {
+  const header = ['scenario', 'sicksync (median, min-max)', 'rsync (median, min-max)', 'ratio'];
+  const rows = results.map((row) => [
+    row.title,
+    describe(row.sicksync, row.unit),
+    row.rsync ? describe(row.rsync, row.unit) : '',
+    row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}x`,
+  ]);
+  const widths = header.map((_, column) => Math.max(header[column].length, ...rows.map((row) => row[column].length)));
+  const line = (cells) => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ');
+  console.log(`\n${line(header)}\n${widths.map((width) => '-'.repeat(width)).join('  ')}`);
+  for (const row of rows) console.log(line(row));
+  const notes = results.filter((row) => row.note).map((row) => `  ${row.title}: ${row.note}`);
+  if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+  console.log('\n(ratio = sicksync / rsync of the medians; below 1 means sicksync took less)');
 }
 
-function time(fn) {
-  const start = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
-function sicksyncOnce(cwd, env) {
-  execFileSync(process.execPath, [BIN, '--once'], { cwd, env, stdio: 'ignore' });
-}
-
-function rsyncOnce(src, dst) {
-  execFileSync('rsync', ['-a', '--delete', `${src}/`, `${dst}/`], { stdio: 'ignore' });
-}
-
-async function waitForContent(file, content, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (existsSync(file) && readFileSync(file, 'utf8') === content) return;
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  throw new Error(`timed out waiting for ${file}`);
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-async function measureLive(work, src, env) {
-  const dest = join(work, 'live-dest');
-  writeFileSync(join(src, '.sicksync-config.json'), JSON.stringify({ destinations: [dest] }));
-  const child = spawn(process.execPath, [BIN], { cwd: src, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('watching for changes')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`sicksync exited with ${code}`)));
-  });
-  const samples = [];
-  for (let i = 0; i < EDITS; i++) {
-    const content = `edit ${i} ${randomBytes(8).toString('hex')}\n`;
-    const target = join(src, 'pkg1', 'mod1', `file1.ts`);
-    const start = process.hrtime.bigint();
-    writeFileSync(target, content);
-    await waitForContent(join(dest, 'pkg1', 'mod1', 'file1.ts'), content);
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGINT');
-  await new Promise((resolve) => child.once('exit', resolve));
-  return median(samples);
+function describe(summary, unit = 'ms') {
+  const format = unit === 'bytes' ? formatBytes : formatMs;
+  if (summary.runs === 1) return format(summary.median);
+  return `${format(summary.median)} (${format(summary.min)}-${format(summary.max)})`;
 }
 
 async function main() {
-  if (!rsyncAvailable()) {
-    console.error('rsync is not installed; the benchmark compares against it (apt-get install rsync).');
+  requireTool('rsync', 'apt-get install rsync');
+  if (!SSHD) {
+    console.error('sshd is not installed; the benchmark runs its own on loopback (apt-get install openssh-server).');
     process.exit(1);
   }
-  const work = mkdtempSync(join(tmpdir(), 'sicksync-bench-'));
-  const home = join(work, 'home');
-  mkdirSync(home);
-  const env = { ...process.env, HOME: home, SICKSYNC_DAEMON_GRACE_MS: '2000', FORCE_COLOR: '0' };
-  try {
-    const src = join(work, 'src');
-    console.log(`tree: ${FILES} small files + one ${BIG_MB} MB file`);
-    makeTree(src);
-    const ssDest = join(work, 'sicksync-dest');
-    const rsDest = join(work, 'rsync-dest');
-    writeFileSync(join(src, '.sicksync-config.json'), JSON.stringify({ destinations: [ssDest] }));
-
-    const rows = [];
-    const ssFirst = time(() => sicksyncOnce(src, env));
-    const rsFirst = time(() => rsyncOnce(src, rsDest));
-    rows.push(['first sync', ssFirst, rsFirst]);
-    const ssNoop = median([0, 1, 2].map(() => time(() => sicksyncOnce(src, env))));
-    const rsNoop = median([0, 1, 2].map(() => time(() => rsyncOnce(src, rsDest))));
-    rows.push(['no-change resync', ssNoop, rsNoop]);
-
-    const ssLive = await measureLive(work, src, env);
-    const rsEdit = median(
-      Array.from({ length: 5 }, (_, i) => {
-        writeFileSync(join(src, 'pkg1', 'mod1', 'file1.ts'), `rsync edit ${i}\n`);
-        return time(() => rsyncOnce(src, rsDest));
-      }),
-    );
-    rows.push(['one edit reaches the destination', ssLive, rsEdit]);
-
-    console.log('\nscenario                              sicksync ms    rsync ms   sicksync/rsync');
-    for (const [name, ss, rs] of rows) {
-      console.log(`${name.padEnd(36)} ${ss.toFixed(1).padStart(12)} ${rs.toFixed(1).padStart(11)} ${(ss / rs).toFixed(2).padStart(16)}`);
-    }
-    console.log('\n(a ratio below 1 means sicksync was faster; the live figure is the median of', EDITS, 'edits)');
-  } finally {
-    execFileSync(process.execPath, [BIN, 'remote', 'stop'], { env, stdio: 'ignore' });
+  const base = flags.dir ?? (existsSync('/dev/shm') ? '/dev/shm' : undefined);
+  const work = mkdtempSync(join(base ?? '/tmp', 'sicksync-bench-'));
+  const clientHome = join(work, 'client-home');
+  mkdirSync(clientHome);
+  const client = prepareClient(clientHome);
+  const hosts = [];
+  const stopAll = async () => {
+    for (const host of hosts) await host.stop().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  try {
+    for (let i = 0; i < 3; i++) {
+      hosts.push(
+        await startHost({
+          root: join(work, `host${i + 1}`),
+          index: 200 + i,
+          alias: `bench${i + 1}`,
+          client,
+          // The daemon leaves soon after its last client, so every run starts it afresh.
+          env: {},
+        }),
+      );
+    }
+    const context = createContext({ work, clientHome, client, hosts, quick: flags.quick, runs: flags.runs, bigMb: flags['big-mb'] });
+    const only = flags.only ? new Set(flags.only.split(',')) : null;
+    console.log(
+      `sicksync benchmark: node ${process.version}, ${cpus().length} cores, ${execFileSync('rsync', ['--version']).toString().split('\n')[0]}`,
+    );
+    console.log(`fixtures in ${base ?? 'the temp folder'}${flags.quick ? ' (quick: smaller fixtures, one run each)' : ''}\n`);
+    const results = [];
+    for (const scenario of SCENARIOS) {
+      if (only && !only.has(scenario.name)) continue;
+      process.stdout.write(`${scenario.name}: ${scenario.describe(context)} ... `);
+      const started = Date.now();
+      try {
+        const rows = await scenario.run(context);
+        results.push(...rows);
+        console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      } catch (error) {
+        console.log('failed');
+        console.error(`  ${error instanceof Error ? error.message : String(error)}`);
+        results.push({ name: scenario.name, title: scenario.name, error: String(error), sicksync: { median: NaN, runs: 0 } });
+      }
+    }
+    printTable(results);
+    const report = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cores: cpus().length,
+      rsync: execFileSync('rsync', ['--version']).toString().split('\n')[0],
+      quick: flags.quick,
+      results,
+    };
+    mkdirSync(dirname(flags.json), { recursive: true });
+    writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\nJSON: ${flags.json}`);
+    if (results.some((row) => row.error)) process.exitCode = 1;
+  } finally {
+    await stopAll();
   }
 }
 

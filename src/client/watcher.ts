@@ -5,7 +5,7 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { lstatSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { createBatcher } from '../shared/batcher.js';
+import { createBatcher, createLeadCheck } from '../shared/batcher.js';
 import type { IgnoreRules } from '../shared/ignore-rules.js';
 
 export interface Watcher {
@@ -28,7 +28,7 @@ export function watchTree(
   onError: (error: Error) => void,
 ): Watcher {
   const toRelative = (absolute: string): string => relative(root, absolute).split(sep).join('/');
-  const batcher = createBatcher(onBatch);
+  const batcher = createBatcher(onBatch, createLeadCheck(root));
 
   const handleEvent = (absolute: string): void => {
     const path = toRelative(absolute);

@@ -8,7 +8,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { isInside } from '../shared/entry.js';
-import { createBatcher } from '../shared/batcher.js';
+import { createBatcher, createLeadCheck } from '../shared/batcher.js';
 
 export class RootWatcher {
   private readonly watchers = new Map<string, FSWatcher>();
@@ -20,7 +20,7 @@ export class RootWatcher {
     onBatch: (paths: Set<string>) => void,
     private readonly onError: (error: Error) => void,
   ) {
-    this.batcher = createBatcher((paths) => this.closed || onBatch(paths));
+    this.batcher = createBatcher((paths) => this.closed || onBatch(paths), createLeadCheck(root));
   }
 
   /** Watches `folder` (relative; '' for the root), if not watched yet. */

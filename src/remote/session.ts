@@ -14,7 +14,8 @@ import { PROTOCOL_VERSION, validateClientMessage, type ClientMessage, type Daemo
 import { getSortedEntries } from '../shared/scan.js';
 import { queueMessage, readMessage, sendMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
-import type { AtomicWrite } from '../shared/tree/atomic-write.js';
+import { WHOLE_WRITE_MAX, type AtomicWrite } from '../shared/tree/atomic-write.js';
+import { createContentHash } from '../shared/hash.js';
 import { isInside, type Entry } from '../shared/entry.js';
 import { TreeIndex } from '../shared/tree-index.js';
 import { CHUNK_SIZE } from '../shared/protocol.js';
@@ -224,7 +225,7 @@ export class Session {
       await this.handleOp(destination, message, payload).then(
         (result) => {
           if (!result) return;
-          this.noteApplied(message, 'path' in result ? (result.path as string) : undefined, result.entry, result.hash);
+          this.noteApplied(message, 'path' in result ? result.path : undefined, result.entry, result.hash);
           this.reply({ t: 'ack', op: message.op, entry: result.entry, ...(result.note ? { note: result.note } : {}) });
         },
         (error: unknown) => {
@@ -429,6 +430,12 @@ export class Session {
         return destination.rename(message.from, message.to);
       case 'write': {
         if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
+        if (message.last && payload.length === message.size && payload.length <= WHOLE_WRITE_MAX) {
+          const result = destination.writeWhole(message.path, payload, message.mode, message.mtimeNs, getReplaceOptions(message));
+          // A watched destination tells our writes from others' by content too (tree-index.ts).
+          const hash = this.watching ? createContentHash().update(payload).digest('hex') : undefined;
+          return { ...result, ...(hash ? { hash } : {}), path: message.path };
+        }
         this.checkOpenWrites();
         const write = destination.beginWrite(message.path, message.size);
         // A watched destination tells our writes from others' by content too (tree-index.ts).

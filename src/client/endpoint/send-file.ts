@@ -4,6 +4,7 @@
  * grow with file size. A file that changes while it is read is not sent half-old, half-new: the
  * write is aborted and the watcher's next event sends it again.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
@@ -61,8 +62,56 @@ export function isSmallFile(entry: Entry): boolean {
   return entry.size <= CHUNK_SIZE;
 }
 
+/**
+ * Files up to this size are read with blocking calls: four hops through libuv's thread pool (open,
+ * read, stat, close) cost more than the reads themselves, and behind a watcher's own stat calls
+ * they held a lone save back by 3 ms; a first sync of 20,000 small files spent 0.6 s of its
+ * main thread creating FileHandles alone.
+ */
+const BLOCKING_READ_MAX = 64 * 1024;
+
 /** Reads a file that fits in one frame, checking it did not change while being read. */
-export async function readSmallFile(localRoot: string, entry: Entry): Promise<Buffer> {
+export function readSmallFile(localRoot: string, entry: Entry): Promise<Buffer> {
+  if (entry.size > BLOCKING_READ_MAX) return readSmallFileAsync(localRoot, entry);
+  try {
+    return Promise.resolve(readSmallFileNow(localRoot, entry));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function readSmallFileNow(localRoot: string, entry: Entry): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(join(localRoot, entry.path), 'r');
+  } catch (error) {
+    if (hasErrno(error, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR')) throw new SourceChangedError(`${entry.path} is gone`);
+    throw toSourceError(error, entry.path);
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(entry.size);
+    let offset = 0;
+    while (offset < entry.size) {
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(fd, buffer, offset, entry.size - offset, offset);
+      } catch (error) {
+        throw toSourceError(error, entry.path);
+      }
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    const stats = fstatSync(fd, { bigint: true });
+    if (offset !== entry.size || Number(stats.size) !== entry.size || stats.mtimeNs.toString() !== entry.mtimeNs) {
+      throw new SourceChangedError(`${entry.path} changed while it was read`);
+    }
+    return buffer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function readSmallFileAsync(localRoot: string, entry: Entry): Promise<Buffer> {
   const handle = await openSource(localRoot, entry, false);
   try {
     const buffer = Buffer.allocUnsafe(entry.size);

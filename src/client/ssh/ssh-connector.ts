@@ -48,7 +48,23 @@ function toSocketLike(stream: Duplex): Duplex {
   for (const method of ['setNoDelay', 'setTimeout', 'setKeepAlive', 'ref', 'unref']) {
     if (typeof socket[method] !== 'function') socket[method] = () => socket;
   }
+  coalesceWrites(stream);
   return socket;
+}
+
+/**
+ * An ssh2 channel has no _writev: the frames of one corked turn (socket-io.ts) would each become an
+ * SSH packet of their own, encrypted and written to the TCP socket one by one. Handed over as one
+ * buffer, they fill packets up to the channel's packet size instead.
+ */
+function coalesceWrites(stream: Duplex): void {
+  if (stream._writev) return;
+  stream._writev = (chunks, callback) => {
+    const buffers = chunks.map(({ chunk }) => chunk as Buffer);
+    const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers);
+    // 'buffer' is what Writable itself passes for Buffer chunks; the type knows text encodings only.
+    stream._write(data, 'buffer' as BufferEncoding, callback);
+  };
 }
 
 export class SshConnector {

@@ -109,6 +109,9 @@ export class SshSession {
       };
       client.once('ready', () => {
         settled = true;
+        // Frames are written whole, each ending a batch: Nagle's algorithm would hold the next one
+        // back until the peer's (delayed, up to 40 ms) TCP acknowledgement of the last.
+        client.setNoDelay(true);
         resolve();
       });
       client.on('error', fail);

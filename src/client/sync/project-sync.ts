@@ -5,6 +5,7 @@ import { getStatePaths } from '../../shared/state-dir.js';
 import { createModeOf, hasWayBack } from '../../shared/mode-rules.js';
 import type { ProjectConfig } from '../config/types.js';
 import { createConnector, type Connector } from '../endpoint/connect.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
 import { loadProjectRules } from '../project-rules.js';
 import { getWatchLimitWarning } from '../watch-limit.js';
 import { watchTree, type Watcher } from '../watcher.js';
@@ -57,8 +58,26 @@ export class ProjectSync {
         (error) => reporter.warn(`watcher: ${error.message}`),
       );
     }
+    // Connections are opened while the project is scanned: an SSH handshake and a daemon start
+    // take as long as scanning a large tree, and neither needs the other.
+    const history = project.history.versions > 0 ? project.history : null;
+    const hellos = project.destinations.map((spec) => ({ root: spec.location, excludes: rules.patterns, history }));
+    const opening = project.destinations.map((spec, i) => {
+      const connection = this.connector.connect(spec, hellos[i]!);
+      connection.catch(() => undefined); // reported when its destination takes it
+      return connection;
+    });
     const started = Date.now();
-    await Promise.all([index.scan(), this.watcher?.ready]);
+    try {
+      await Promise.all([index.scan(), this.watcher?.ready]);
+    } catch (error) {
+      for (const connection of opening)
+        void connection.then(
+          (opened) => opened.close(),
+          () => undefined,
+        );
+      throw error;
+    }
     reporter.info(`scanned ${index.entries.size} entries in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (this.watcher) {
       let folders = 0;
@@ -67,9 +86,9 @@ export class ProjectSync {
       if (warning) reporter.warn(warning);
     }
     const stateDir = getStatePaths().dir;
-    for (const spec of project.destinations) {
-      const history = project.history.versions > 0 ? project.history : null;
-      const hello = { root: spec.location, excludes: rules.patterns, history };
+    for (const [i, spec] of project.destinations.entries()) {
+      const hello = hellos[i]!;
+      let first: Promise<Endpoint> | null = opening[i]!;
       const destination: DestinationSync = new DestinationSync({
         label: spec.id,
         localRoot: project.root,
@@ -82,7 +101,12 @@ export class ProjectSync {
         onLocalChanged: (paths) => {
           for (const other of this.destinations) if (other !== destination) other.markDirty(paths);
         },
-        connect: () => this.connector.connect(spec, hello),
+        connect: () => {
+          // The connection opened during the scan serves the first attempt; retries open new ones.
+          const connection = first ?? this.connector.connect(spec, hello);
+          first = null;
+          return connection;
+        },
         store: new BaselineStore(stateDir, project.root, spec.id),
         reporter,
         deleteGuard: project.deleteGuard,

@@ -31,6 +31,9 @@ const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
 
 const writeChunk = promisify(writeAsync);
 
+/** Largest content writeWhole() takes: what a blocking write may cost the daemon's other clients. */
+export const WHOLE_WRITE_MAX = 64 * 1024;
+
 export class AtomicWrite {
   private written = 0;
   private closed = false;
@@ -51,10 +54,6 @@ export class AtomicWrite {
     private readonly releaseTemp: () => void,
   ) {}
 
-  /**
-   * Opens the temporary file through the confined walk (its folders created on the way); the
-   * rename at commit walks again, so a folder swapped for a symlink meanwhile is refused then.
-   */
   /** Hashes the content as it is written, when it is small enough to be checked again later. */
   hashContent(): void {
     if (this.size <= ECHO_CHECK_MAX && this.written === 0) this.digest = createContentHash();
@@ -65,6 +64,10 @@ export class AtomicWrite {
     return this.digest?.copy().digest('hex');
   }
 
+  /**
+   * Opens the temporary file through the confined walk (its folders created on the way); the
+   * rename at commit walks again, so a folder swapped for a symlink meanwhile is refused then.
+   */
   static start(confined: ConfinedRoot, target: string, size: number, folders: FolderTimesKeeper): AtomicWrite {
     const tempPath = getTempPath(target);
     const temp = basename(tempPath);
@@ -92,7 +95,7 @@ export class AtomicWrite {
     let offset = 0;
     while (offset < bytes.length) {
       offset +=
-        bytes.length <= 64 * 1024
+        bytes.length <= WHOLE_WRITE_MAX
           ? writeSync(this.fd, bytes, offset, bytes.length - offset)
           : (await writeChunk(this.fd, bytes, offset, bytes.length - offset)).bytesWritten;
     }
@@ -101,11 +104,9 @@ export class AtomicWrite {
 
   /**
    * Sets mode and mtime on the temporary file, then renames it over the target. `beforeReplace`
-   * runs in the target's open folder just before: it may refuse, or keep what is there.
-   */
-  /**
-   * Returns the stats of the file written, taken from its descriptor before the rename: a stat of
-   * the path afterwards could already see someone else's write there and take it for ours.
+   * runs in the target's open folder just before: it may refuse, or keep what is there. Returns
+   * the stats of the file written, taken from its descriptor before the rename: a stat of the path
+   * afterwards could already see someone else's write there and take it for ours.
    */
   commit(mode: number, mtimeNs: string, beforeReplace?: (folder: OpenFolder, name: string) => void): BigIntStats {
     if (this.written !== this.size) {
@@ -136,6 +137,49 @@ export class AtomicWrite {
       this.releaseTemp();
     }
     return written;
+  }
+
+  /**
+   * A whole small file in one step, as commit() leaves it, with a single walk to its folder: the
+   * temporary file, its content, mode and times, the folder's own times and the rename all go
+   * through the one open folder. A first sync of 20,000 small files is mostly this: it took four
+   * walks (open, rename, and reading and putting back the folder's times) per file before.
+   * Synchronous from start to end, so no sweep of temporary files can meet this one half-written.
+   */
+  static writeWhole(
+    confined: ConfinedRoot,
+    target: string,
+    content: Uint8Array,
+    file: { mode: number; mtimeNs: string },
+    folders: FolderTimesKeeper,
+    beforeReplace?: (folder: OpenFolder, name: string) => void,
+  ): BigIntStats {
+    if (content.length > WHOLE_WRITE_MAX) throw new RangeError(`writeWhole takes files up to ${WHOLE_WRITE_MAX} bytes`);
+    const temp = basename(getTempPath(target));
+    return confined.inParent(target, true, (folder, name) =>
+      folders.keepIn(target, folder, () => {
+        const tempPath = folder.at(temp);
+        const fd = openSync(tempPath, TEMP_FLAGS, 0o600);
+        let written: BigIntStats;
+        try {
+          try {
+            for (let offset = 0; offset < content.length;) offset += writeSync(fd, content, offset, content.length - offset);
+            fchmodSync(fd, file.mode);
+            const seconds = toUtimesSeconds(file.mtimeNs);
+            futimesSync(fd, seconds, seconds);
+            written = fstatSync(fd, { bigint: true });
+          } finally {
+            closeSync(fd);
+          }
+          beforeReplace?.(folder, name);
+          renameSync(tempPath, folder.at(name));
+        } catch (error) {
+          removeQuietly(tempPath);
+          throw error;
+        }
+        return written;
+      }),
+    );
   }
 
   /** Closes the descriptor once: closing it twice could close a file that reused its number. */

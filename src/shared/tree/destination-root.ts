@@ -303,6 +303,17 @@ export class DestinationRoot {
     }
   }
 
+  /** A small file whose content is all here (AtomicWrite.writeWhole): written in one step. */
+  writeWhole(path: string, content: Uint8Array, mode: number, mtimeNs: string, options: ReplaceOptions = {}): OpResult {
+    return this.run('write', path, () => {
+      let note: string | undefined;
+      const written = AtomicWrite.writeWhole(this.confined, path, content, { mode, mtimeNs }, this.folderTimes, (folder, name) => {
+        note = this.makeWay(folder, name, path, { ...options, incoming: { kind: 'file', size: content.length, mtimeNs } });
+      });
+      return { entry: toEntry(written, path), ...(note ? { note } : {}) };
+    });
+  }
+
   finishWrite(path: string, write: AtomicWrite, mode: number, mtimeNs: string, options: ReplaceOptions = {}): OpResult {
     return this.run('write', path, () => {
       let note: string | undefined;

@@ -1,5 +1,5 @@
 import { fstatSync, futimesSync, type BigIntStats } from 'node:fs';
-import type { ConfinedRoot } from './confined-fs.js';
+import type { ConfinedRoot, OpenFolder } from './confined-fs.js';
 import { toUtimesSeconds } from './fs-helpers.js';
 
 /** The folder a relative path is in ('' for the root). */
@@ -91,6 +91,22 @@ export class FolderTimesKeeper {
       return change();
     } finally {
       for (const release of releases) release();
+    }
+  }
+
+  /**
+   * Runs a change inside `open`, the folder of `target` already open, without moving the folder's
+   * times: read and put back through that descriptor, with no walk of their own. The change must
+   * be synchronous, so no other operation can start in the folder meanwhile; one running there
+   * already holds the times and puts them back when it ends.
+   */
+  keepIn<T>(target: string, open: OpenFolder, change: () => T): T {
+    if (this.held.has(getParent(target))) return change();
+    const before = fstatSync(open.fd, { bigint: true });
+    try {
+      return change();
+    } finally {
+      futimesSync(open.fd, toUtimesSeconds(before.atimeNs), toUtimesSeconds(before.mtimeNs));
     }
   }
 

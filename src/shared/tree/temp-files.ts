@@ -16,9 +16,17 @@ export const TEMP_MARK = '.sicksync-tmp-';
 /** Temporary files this daemon is writing right now, by absolute path. */
 const inUse = new Set<string>();
 
+/**
+ * Random per process, counted per file: names never repeat within a daemon's life nor across
+ * daemons, and a first sync of 20,000 files does not ask the kernel for randomness 20,000 times.
+ */
+const TEMP_PREFIX = randomBytes(4).toString('hex');
+let tempCount = 0;
+
 /** A temporary name in the same folder as `target`, so the final rename stays on one filesystem. */
 export function getTempPath(target: string): string {
-  return join(dirname(target), `.${basename(target)}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
+  tempCount += 1;
+  return join(dirname(target), `.${basename(target)}${TEMP_MARK}${process.pid}-${TEMP_PREFIX}${tempCount.toString(16)}`);
 }
 
 export function isTempName(name: string): boolean {
