@@ -15,6 +15,7 @@ import { getSortedEntries } from '../shared/scan.js';
 import { queueMessage, readMessage, sendMessage } from '../shared/socket-io.js';
 import { VERSION } from '../shared/version.js';
 import { WHOLE_WRITE_MAX, type AtomicWrite } from '../shared/tree/atomic-write.js';
+import type { DeltaWrite } from '../shared/tree/delta-write.js';
 import { createContentHash } from '../shared/hash.js';
 import { isInside, type Entry } from '../shared/entry.js';
 import { TreeIndex } from '../shared/tree-index.js';
@@ -30,7 +31,7 @@ import { OpScheduler, type Footprint } from './op-scheduler.js';
 const SCAN_PAGE = 5000;
 
 /** A folder on a POSIX filesystem keeps everything and can be watched. */
-const FOLDER_CAPABILITIES = { watch: true, symlinks: true, modes: true, renames: true };
+const FOLDER_CAPABILITIES = { watch: true, symlinks: true, modes: true, renames: true, delta: true };
 
 /**
  * What a message touches, for the scheduler: its paths, and its write's id for streamed content.
@@ -46,6 +47,7 @@ function getFootprint(message: ClientMessage, writePaths: Map<number, string>): 
     case 'versions':
       return { paths: [], keys: [] };
     case 'write':
+    case 'write-delta':
       return { paths: [message.path], keys: [`op:${message.op}`] };
     case 'chunk':
     case 'abort': {
@@ -63,7 +65,7 @@ interface OpenWrite {
   path: string;
   mode: number;
   mtimeNs: string;
-  write: AtomicWrite;
+  write: AtomicWrite | DeltaWrite;
   options: ReplaceOptions;
 }
 
@@ -79,7 +81,7 @@ interface Watching {
 /** When a new folder is looked at again (tree-index.ts takeAppearedFolders). */
 const RESCAN_DELAY_MS = 300;
 
-function getReplaceOptions(message: MessageOf<'write'> | MessageOf<'symlink'>): ReplaceOptions {
+function getReplaceOptions(message: MessageOf<'write'> | MessageOf<'write-delta'> | MessageOf<'symlink'>): ReplaceOptions {
   return { guard: message.guard, keepAs: message.keepAs };
 }
 
@@ -176,7 +178,7 @@ export class Session {
     this.buffered += bytes;
     this.budget.addBuffered(bytes);
     const footprint = getFootprint(message, this.writePaths);
-    if (message.t === 'write' && !message.last) this.writePaths.set(message.op, message.path);
+    if ((message.t === 'write' || message.t === 'write-delta') && !message.last) this.writePaths.set(message.op, message.path);
     if ((message.t === 'chunk' && message.last) || message.t === 'abort') this.writePaths.delete(message.op);
     const req = 'req' in message ? message.req : undefined;
     void this.scheduler
@@ -243,6 +245,11 @@ export class Session {
         return this.handleScan(destination, message.req, message.watch ?? false);
       case 'hash':
         return this.reply({ t: 'hashes', req: message.req, hashes: await destination.hash(message.paths) });
+      case 'signature': {
+        const { blockSize, encoded } = await destination.signature(message.path, message);
+        if (this.closed) return;
+        return void (await sendMessage(this.ws, { t: 'signature-data', req: message.req, blockSize }, encoded));
+      }
       case 'read':
         return this.handleRead(destination, message);
       case 'versions':
@@ -450,6 +457,21 @@ export class Session {
         this.budget.openWrites += 1;
         return this.continueWrite(destination, message.op, payload, message.last);
       }
+      case 'write-delta': {
+        if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
+        this.checkOpenWrites();
+        const write = destination.beginDeltaWrite(message.path, message.size, message.base, message.blockSize);
+        if (this.watching) write.hashContent();
+        this.writes.set(message.op, {
+          path: message.path,
+          mode: message.mode,
+          mtimeNs: message.mtimeNs,
+          write,
+          options: getReplaceOptions(message),
+        });
+        this.budget.openWrites += 1;
+        return this.continueWrite(destination, message.op, payload, message.last);
+      }
       case 'chunk':
         return this.continueWrite(destination, message.op, payload, message.last);
       case 'abort': {
@@ -499,7 +521,7 @@ export class Session {
   }
 
   /** Takes an open write out of the books (limits.ts counts it until then); returns it. */
-  private forgetWrite(op: number): AtomicWrite {
+  private forgetWrite(op: number): AtomicWrite | DeltaWrite {
     const open = this.writes.get(op);
     if (!open) throw new ProtocolError(`write ${op} is not open`);
     this.writes.delete(op);

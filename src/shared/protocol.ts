@@ -53,6 +53,8 @@ const clientMessages = [
   /** The versions kept of a path in the destination's history. */
   z.object({ t: z.literal('versions'), req: id, path: relPath }),
   z.object({ t: z.literal('hash'), req: id, paths: z.array(relPath).max(100_000) }),
+  /** The delta signature of a file that is still what the client saw; answered by `signature-data`. */
+  z.object({ t: z.literal('signature'), req: id, path: relPath, size: z.number().int().positive(), mtimeNs: decimal }),
   z.object({ t: z.literal('mkdir'), op: id, path: relPath, mode: z.number().int().min(0).max(0o7777) }),
   z.object({
     t: z.literal('symlink'),
@@ -71,6 +73,23 @@ const clientMessages = [
     size: z.number().int().nonnegative(),
     mode: z.number().int().min(0).max(0o7777),
     mtimeNs: decimal,
+    last: z.boolean(),
+    guard: guard.optional(),
+    keepAs: relPath.optional(),
+  }),
+  /**
+   * A large file sent as a delta (delta.ts) against the version at the destination, `base`, which
+   * must still be there: the payload (and that of the `chunk`s after it) holds instructions.
+   */
+  z.object({
+    t: z.literal('write-delta'),
+    op: id,
+    path: relPath,
+    size: z.number().int().nonnegative(),
+    mode: z.number().int().min(0).max(0o7777),
+    mtimeNs: decimal,
+    base: z.object({ size: z.number().int().positive(), mtimeNs: decimal }),
+    blockSize: z.number().int().positive(),
     last: z.boolean(),
     guard: guard.optional(),
     keepAs: relPath.optional(),
@@ -97,10 +116,19 @@ const daemonMessages = [
     root: z.string(),
     host: z.string(),
     /** What this destination can keep and do (a store without inodes, modes or links says so). */
-    capabilities: z.object({ watch: z.boolean(), symlinks: z.boolean(), modes: z.boolean(), renames: z.boolean() }),
+    capabilities: z.object({
+      watch: z.boolean(),
+      symlinks: z.boolean(),
+      modes: z.boolean(),
+      renames: z.boolean(),
+      /** Takes `signature` and `write-delta`; absent on daemons from before delta transfer. */
+      delta: z.boolean().optional(),
+    }),
   }),
   z.object({ t: z.literal('scan-page'), req: id, entries: z.array(entry), done: z.boolean() }),
   z.object({ t: z.literal('hashes'), req: id, hashes: z.record(z.string(), z.string().nullable()) }),
+  /** A file's delta signature, in its payload (delta.ts encodeSignature). */
+  z.object({ t: z.literal('signature-data'), req: id, blockSize: z.number().int().positive() }),
   z.object({ t: z.literal('ack'), op: id, entry: entry.nullable(), note: z.string().optional() }),
   /** `current`: what is at the path now, when the operation was refused because it changed. */
   z.object({ t: z.literal('nack'), op: id, error: wireError, current: entry.nullable().optional() }),
@@ -128,7 +156,7 @@ export type Message = ClientMessage | DaemonMessage;
 export type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
 
 /** Message types that carry content bytes after their header. */
-const WITH_PAYLOAD: ReadonlySet<string> = new Set(['write', 'chunk', 'data']);
+const WITH_PAYLOAD: ReadonlySet<string> = new Set(['write', 'write-delta', 'chunk', 'data', 'signature-data']);
 
 export function hasPayload(message: Message): boolean {
   return WITH_PAYLOAD.has(message.t);

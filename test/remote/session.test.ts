@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/shared/errors.js';
 import { CHUNK_SIZE } from '../../src/shared/protocol.js';
+import { getBlockSize } from '../../src/shared/delta.js';
 import {
   getEntryAt,
   getOpFor,
@@ -395,5 +396,63 @@ describe('operations in order', () => {
 
     expect(moved.entry).toMatchObject({ path: 'sub/b.txt', kind: 'file', size: 6, mode: 0o600 });
     expect(await listTree(root)).toEqual(['sub', 'sub/b.txt']);
+  });
+});
+
+describe('delta writes from an untrusted client', () => {
+  const MiB = 1024 * 1024;
+
+  async function withBase(): Promise<{ client: RawClient; root: string; base: { size: number; mtimeNs: string }; old: Buffer }> {
+    const { client, root } = await openSession();
+    const old = randomBytes(2 * MiB);
+    await writeFile(join(root, 'big.bin'), old);
+    const entry = (await getEntryAt(root, 'big.bin'))!;
+    return { client, root, base: { size: entry.size, mtimeNs: entry.mtimeNs }, old };
+  }
+
+  const deltaHeader = (base: { size: number; mtimeNs: string }, fields: Record<string, unknown> = {}) => ({
+    t: 'write-delta',
+    path: 'big.bin',
+    size: 4096,
+    mode: 0o644,
+    mtimeNs: MTIME_NS,
+    base,
+    blockSize: getBlockSize(base.size),
+    last: true,
+    ...fields,
+  });
+
+  it('answers a signature of the file it has, and refuses one for a version that is not there', async () => {
+    const { client, base } = await withBase();
+    await client.send({ t: 'signature', req: 7, path: 'big.bin', ...base });
+    const answer = await client.waitFor((message) => message.t === 'signature-data' || message.t === 'error', 'the signature');
+    expect(answer).toMatchObject({ t: 'signature-data', req: 7, blockSize: getBlockSize(base.size) });
+    await client.send({ t: 'signature', req: 8, path: 'big.bin', size: base.size + 1, mtimeNs: base.mtimeNs });
+    expect(await client.waitFor((message) => message.t === 'error', 'the refusal')).toMatchObject({
+      t: 'error',
+      req: 8,
+      error: { code: ErrorCode.SOURCE_CHANGED },
+    });
+  });
+
+  it('refuses instructions out of the old file, a wrong block size, and a base that changed, leaving the file and no temporary file', async () => {
+    const { client, root, base, old } = await withBase();
+    const outOfRange = Buffer.from([1, 0, 1, 0, 0, 0, 0, 0, 1]); // COPY block 65536 of 512
+    expect(await client.op(deltaHeader(base), outOfRange)).toMatchObject({ t: 'nack', error: { code: ErrorCode.PROTOCOL } });
+    expect(await client.op(deltaHeader(base, { blockSize: 1024 }), outOfRange)).toMatchObject({
+      t: 'nack',
+      error: { code: ErrorCode.PROTOCOL },
+    });
+    expect(await client.op(deltaHeader({ ...base, mtimeNs: MTIME_NS }), outOfRange)).toMatchObject({
+      t: 'nack',
+      error: { code: ErrorCode.SOURCE_CHANGED },
+    });
+    expect((await readFile(join(root, 'big.bin'))).equals(old)).toBe(true);
+    expect(await readdir(root)).toEqual(['big.bin']);
+    // The connection is still good for a proper delta: the first block, copied.
+    const copyFirst = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const size = getBlockSize(base.size);
+    expect(await client.op(deltaHeader(base, { size }), copyFirst)).toMatchObject({ t: 'ack', entry: { size } });
+    expect((await readFile(join(root, 'big.bin'))).equals(old.subarray(0, size))).toBe(true);
   });
 });

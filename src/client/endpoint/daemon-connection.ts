@@ -14,7 +14,8 @@ import { startHeartbeat } from '../../shared/heartbeat.js';
 import { getHeartbeatMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
 import type { Capabilities, ChangeListener, ContentSource, Endpoint, OpResult, VersionInfo } from './endpoint.js';
-import { isSmallFile, queueSmallFile, readSmallFile, streamFile } from './send-file.js';
+import { isDeltaCandidate, isSmallFile, queueSmallFile, readSmallFile, sendDelta, streamFile } from './send-file.js';
+import { decodeSignature, type Signature } from '../../shared/delta.js';
 
 /** Time for the daemon to open the destination folder and welcome us. */
 const HANDSHAKE_MS = 30_000;
@@ -29,6 +30,11 @@ export interface HelloOptions {
   excludes: readonly string[];
   /** Versions to keep at the destination of what this client replaces there; null: none. */
   history?: { versions: number; days: number } | null;
+  /**
+   * Send large files as deltas when the daemon can: over a network, not to a folder on this
+   * machine, where the daemon would read the old file in full to save nothing on the wire.
+   */
+  delta?: boolean;
 }
 
 /** A `read` in progress: its pieces are handed to the sink one at a time, in order. */
@@ -52,6 +58,10 @@ export class DaemonConnection implements Endpoint {
   private readonly closeListeners: ((reason: string) => void)[] = [];
   private readonly changeListeners: ChangeListener[] = [];
   private readonly readers = new Map<number, Reader>();
+  /** Payloads of `signature-data` answers, taken by the request that asked. */
+  private readonly signatures = new Map<number, Buffer>();
+  /** Bytes a delta write put on the wire, by op, for its acknowledgement to report. */
+  private readonly deltaBytes = new Map<number, number>();
   private readPaused = false;
   host = '';
   capabilities: Capabilities = { watch: false, symlinks: false, modes: false, renames: false };
@@ -61,6 +71,7 @@ export class DaemonConnection implements Endpoint {
   /** Set when the peer stopped answering heartbeats (the transport under it may be hung too). */
   stalled = false;
   daemonVersion = '';
+  private useDelta = false;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -152,6 +163,7 @@ export class DaemonConnection implements Endpoint {
     this.root = answer.root;
     this.host = answer.host;
     this.capabilities = answer.capabilities;
+    this.useDelta = hello.delta === true && answer.capabilities.delta === true;
     this.daemonVersion = answer.version;
   }
 
@@ -189,8 +201,15 @@ export class DaemonConnection implements Endpoint {
         const waiter = this.acks.get(message.op);
         if (!waiter) return; // e.g. a second nack for chunks of a write that already failed
         this.acks.delete(message.op);
-        if (message.t === 'ack') waiter.resolve({ entry: message.entry, ...(message.note ? { note: message.note } : {}) });
-        else if (message.error.code === ErrorCode.TARGET_CHANGED && message.current !== undefined) {
+        const sent = this.deltaBytes.get(message.op);
+        this.deltaBytes.delete(message.op);
+        if (message.t === 'ack') {
+          waiter.resolve({
+            entry: message.entry,
+            ...(message.note ? { note: message.note } : {}),
+            ...(sent === undefined ? {} : { sent }),
+          });
+        } else if (message.error.code === ErrorCode.TARGET_CHANGED && message.current !== undefined) {
           waiter.reject(new TargetChangedError(waiter.path, message.current));
         } else waiter.reject(getErrorFromWire(message.error));
         return;
@@ -215,6 +234,10 @@ export class DaemonConnection implements Endpoint {
         this.settleRequest(0, message);
         return;
       case 'hashes':
+        this.settleRequest(message.req, message);
+        return;
+      case 'signature-data':
+        this.signatures.set(message.req, payload);
         this.settleRequest(message.req, message);
         return;
       case 'error': {
@@ -295,6 +318,18 @@ export class DaemonConnection implements Endpoint {
     return new Map(entries.map((entry) => [entry.path, entry]));
   }
 
+  /** The delta signature of the destination's file at `path`, which must still be `base`. */
+  private async getSignature(path: string, base: Entry): Promise<Signature> {
+    const req = this.allocateId();
+    try {
+      const answer = await this.request(req, { t: 'signature', req, path, size: base.size, mtimeNs: base.mtimeNs });
+      if (answer.t !== 'signature-data') throw new ProtocolError(`expected a signature, got '${answer.t}'`);
+      return decodeSignature(this.signatures.get(req) ?? Buffer.alloc(0), base.size, answer.blockSize);
+    } finally {
+      this.signatures.delete(req);
+    }
+  }
+
   async hash(paths: readonly string[]): Promise<Map<string, string | null>> {
     const req = this.allocateId();
     const answer = await this.request(req, { t: 'hash', req, paths: [...paths] });
@@ -345,9 +380,20 @@ export class DaemonConnection implements Endpoint {
         return queueMessage(this.ws, { t: 'delete', op, path: change.path, guard: change.guard });
       case 'rename':
         return queueMessage(this.ws, { t: 'rename', op, from: change.from, to: change.path });
-      case 'write':
+      case 'write': {
         if (content) return queueSmallFile(this.ws, op, change.entry, await content, getReplaceFields(change));
+        const base = change.guard?.expect;
+        if (this.useDelta && isDeltaCandidate(change.entry, base)) {
+          // No signature (the file there changed, or went): the whole file goes, as it would have.
+          const signature = this.getSignature(change.path, base).catch(() => null);
+          const sent = await sendDelta(this.ws, op, change.entry, localRoot, signature, base, getReplaceFields(change));
+          if (sent !== null) {
+            this.deltaBytes.set(op, sent);
+            return;
+          }
+        }
         return streamFile(this.ws, op, change.entry, localRoot, getReplaceFields(change));
+      }
     }
   }
 

@@ -29,6 +29,8 @@ export interface Capabilities {
   symlinks: boolean;
   modes: boolean;
   renames: boolean;
+  /** Large files can be sent as a delta against the version there (delta.ts). */
+  delta?: boolean;
 }
 
 /** Where an operation's content is read: the other side of the sync. */

@@ -13,6 +13,8 @@ import { CHUNK_SIZE, type MessageOf } from '../../shared/protocol.js';
 import { queueMessage, sendMessage } from '../../shared/socket-io.js';
 import { ErrorCode, SicksyncError, hasErrno, isErrnoException } from '../../shared/errors.js';
 import { SourceChangedError } from './endpoint.js';
+import { DELTA_MIN_SIZE, getBlockSize, type Signature } from '../../shared/delta.js';
+import { encodeDelta, hashAlignedBlocks } from './delta-encoder.js';
 
 /**
  * `check` compares the file with its entry before reading: worth a stat for a large file (nothing
@@ -179,6 +181,78 @@ export async function streamFile(ws: WebSocket, op: number, entry: Entry, localR
       if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();
     } while (offset < entry.size);
     await Promise.all(inFlight);
+  } finally {
+    await Promise.allSettled(inFlight);
+    await handle.close();
+  }
+}
+
+/** A large file replacing a large file at the destination goes as a delta against it (shared/delta.ts). */
+export function isDeltaCandidate(entry: Entry, base: Entry | null | undefined): base is Entry {
+  return entry.size >= DELTA_MIN_SIZE && base?.kind === 'file' && base.size >= DELTA_MIN_SIZE;
+}
+
+/**
+ * Sends `entry` as a `write-delta` against `base`, the version the destination has: instructions
+ * in frames of at most a chunk, a few in flight. The local file's block hashes are computed while
+ * the destination computes `signature`; when that comes back null (the file there changed or is
+ * gone), nothing is sent and null is returned, for the caller to send the whole file. Returns the
+ * bytes of instructions sent.
+ */
+export async function sendDelta(
+  ws: WebSocket,
+  op: number,
+  entry: Entry,
+  localRoot: string,
+  signatureComing: Promise<Signature | null>,
+  base: Entry,
+  replace: ReplaceFields,
+): Promise<number | null> {
+  const handle = await openSource(localRoot, entry);
+  const blockSize = getBlockSize(base.size);
+  const inFlight: Promise<void>[] = [];
+  let first = true;
+  let sentBytes = 0;
+  const send = async (piece: Buffer, last: boolean): Promise<void> => {
+    sentBytes += piece.length;
+    const sent = first
+      ? sendMessage(
+          ws,
+          {
+            t: 'write-delta',
+            op,
+            path: entry.path,
+            size: entry.size,
+            mode: entry.mode,
+            mtimeNs: entry.mtimeNs,
+            base: { size: base.size, mtimeNs: base.mtimeNs },
+            blockSize,
+            last,
+            ...replace,
+          },
+          piece,
+        )
+      : sendMessage(ws, { t: 'chunk', op, last }, piece);
+    first = false;
+    sent.catch(() => undefined); // awaited below; a dropped connection rejects them all at once
+    inFlight.push(sent);
+    if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();
+  };
+  try {
+    const [signature, aligned] = await Promise.all([signatureComing, hashAlignedBlocks(handle.fd, entry.size, blockSize)]);
+    if (!signature) return null;
+    // One piece is held back, so that the last one can say it is.
+    let held: Buffer | null = null;
+    await encodeDelta(handle.fd, entry, signature, aligned, async (piece) => {
+      if (held) await send(held, false);
+      held = piece;
+    });
+    await send(held ?? Buffer.alloc(0), true);
+    await Promise.all(inFlight);
+    return sentBytes;
+  } catch (error) {
+    if (!first) await sendMessage(ws, { t: 'abort', op }).catch(() => undefined);
+    throw error instanceof SourceChangedError ? new SourceChangedError(`${entry.path} changed while it was sent`) : error;
   } finally {
     await Promise.allSettled(inFlight);
     await handle.close();

@@ -24,10 +24,15 @@ export async function connectTcpDaemon(
 ): Promise<DaemonConnection> {
   const token = readToken(tcp.tokenFile, spec.id);
   try {
-    return await DaemonConnection.open(tcp.url, spec.id, hello, {
-      headers: { Authorization: `Bearer ${token}` },
-      ...(tcp.ca ? { ca: readFileSync(tcp.ca) } : {}),
-    });
+    return await DaemonConnection.open(
+      tcp.url,
+      spec.id,
+      { ...hello, delta: true },
+      {
+        headers: { Authorization: `Bearer ${token}` },
+        ...(tcp.ca ? { ca: readFileSync(tcp.ca) } : {}),
+      },
+    );
   } catch (error) {
     if (/401/.test((error as Error).message)) {
       throw new SicksyncError(

@@ -48,23 +48,7 @@ function toSocketLike(stream: Duplex): Duplex {
   for (const method of ['setNoDelay', 'setTimeout', 'setKeepAlive', 'ref', 'unref']) {
     if (typeof socket[method] !== 'function') socket[method] = () => socket;
   }
-  coalesceWrites(stream);
   return socket;
-}
-
-/**
- * An ssh2 channel has no _writev: the frames of one corked turn (socket-io.ts) would each become an
- * SSH packet of their own, encrypted and written to the TCP socket one by one. Handed over as one
- * buffer, they fill packets up to the channel's packet size instead.
- */
-function coalesceWrites(stream: Duplex): void {
-  if (stream._writev) return;
-  stream._writev = (chunks, callback) => {
-    const buffers = chunks.map(({ chunk }) => chunk as Buffer);
-    const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers);
-    // 'buffer' is what Writable itself passes for Buffer chunks; the type knows text encodings only.
-    stream._write(data, 'buffer' as BufferEncoding, callback);
-  };
 }
 
 export class SshConnector {
@@ -170,9 +154,14 @@ export class SshConnector {
     const { stream, exited } = await this.openStream(host, transport);
     let connection: DaemonConnection;
     try {
-      connection = await DaemonConnection.open('ws://sicksync-daemon/', description, hello, {
-        createConnection: () => toSocketLike(stream) as never,
-      });
+      connection = await DaemonConnection.open(
+        'ws://sicksync-daemon/',
+        description,
+        { ...hello, delta: true },
+        {
+          createConnection: () => toSocketLike(stream) as never,
+        },
+      );
     } catch (error) {
       if (exited) {
         // The bridge ended before the handshake: why it did says what to do next.

@@ -39,6 +39,11 @@ export interface Sides {
   /** Records what sicksync itself did in the project, so its watcher does not report it back. */
   noteLocal: (path: string, entry: Entry | null, hash?: string) => void;
   noteLocalMove: (from: string, to: string) => void;
+  /**
+   * An operation whose answer the lost connection took with it: it may have been applied. The
+   * destination's next scan tells (see DestinationSync.adoptUnconfirmed).
+   */
+  noteUnconfirmed?: (op: Op) => void;
 }
 
 function movePrefix(snapshot: Snapshot, from: string, to: string): void {
@@ -108,7 +113,7 @@ export async function applyPlan(sides: Sides, ops: readonly Op[]): Promise<Apply
         recordResult(sides, op, result);
         outcome.applied += 1;
         if (op.kind === 'write') {
-          if (op.side === 'remote') outcome.bytes += op.entry.size;
+          if (op.side === 'remote') outcome.bytes += result.sent ?? op.entry.size;
           else outcome.received += op.entry.size;
         }
         if (op.side === 'local') outcome.changedHere.push(op.path, ...(op.kind === 'rename' ? [op.from] : []));
@@ -123,7 +128,10 @@ export async function applyPlan(sides: Sides, ops: readonly Op[]): Promise<Apply
         } else if (error instanceof SourceChangedError || (error instanceof SicksyncError && error.code === ErrorCode.SOURCE_CHANGED)) {
           outcome.retry.push(op.path);
         } else if (error instanceof SicksyncError && error.code !== ErrorCode.CONNECTION_LOST) outcome.failed.set(op.path, error);
-        else connection.lost ??= error instanceof Error ? error : new Error(String(error));
+        else {
+          connection.lost ??= error instanceof Error ? error : new Error(String(error));
+          sides.noteUnconfirmed?.(op);
+        }
       },
     );
     inFlight.add(pending);

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isInside, type Snapshot } from '../../shared/entry.js';
+import { hasSameMtime, isInside, type Entry, type Snapshot } from '../../shared/entry.js';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import type { IgnoreRules } from '../../shared/ignore-rules.js';
 import { reconcile } from '../../shared/plan/reconcile.js';
@@ -151,6 +151,9 @@ export class DestinationSync {
     return this.loop;
   }
 
+  /** Writes whose answer a lost connection took with it (see adoptUnconfirmed). */
+  private readonly unconfirmed = new Map<string, Entry>();
+
   markDirty(paths: Iterable<string>): void {
     for (const path of paths) this.dirty.add(path);
     this.wake?.();
@@ -262,6 +265,7 @@ export class DestinationSync {
       this.options.reporter.warn(`${this.label}: this destination cannot report its changes live; they come back at each start`);
     }
     this.remote = await endpoint.scan(this.options.twoWay && endpoint.capabilities.watch);
+    this.adoptUnconfirmed();
     this.dirty.clear();
     const plan = await this.getPlan(endpoint, { deleteExtraneous: this.options.deleteExtraneous, verifyContent: true }, 1);
     this.checkDeleteGuard(plan.guardTrip, false);
@@ -274,6 +278,24 @@ export class DestinationSync {
     this.hasCaughtUp = true;
     this.markCaughtUp();
     this.settle();
+  }
+
+  /**
+   * Writes sent before the connection was lost, whose acknowledgement never came: where the
+   * destination now holds exactly what was sent (kind, size and mtime, which the daemon sets from
+   * the source), the write was applied, and the baseline says so. Otherwise the next write there
+   * would take our own file for someone else's change and keep a conflict copy of it.
+   */
+  private adoptUnconfirmed(): void {
+    for (const [path, sent] of this.unconfirmed) {
+      const there = this.remote.get(path);
+      const applied =
+        there !== undefined &&
+        there.kind === sent.kind &&
+        (sent.kind === 'symlink' ? there.target === sent.target : there.size === sent.size && hasSameMtime(there, sent));
+      if (applied) this.baseline.set(path, { local: sent, remote: there });
+    }
+    this.unconfirmed.clear();
   }
 
   /** Plans `paths` (all, when absent), hashing what size and time leave in doubt. */
@@ -357,6 +379,9 @@ export class DestinationSync {
       baseline: this.baseline,
       noteLocal: (path, entry, hash) => index.noteApplied(path, entry, hash),
       noteLocalMove: (from, to) => index.noteMoved(from, to),
+      noteUnconfirmed: (op) => {
+        if (op.side === 'remote' && (op.kind === 'write' || op.kind === 'symlink')) this.unconfirmed.set(op.path, op.entry);
+      },
     };
   }
 

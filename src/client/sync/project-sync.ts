@@ -40,6 +40,7 @@ export class ProjectSync {
   /** Scans, then brings every destination up to date; in live mode keeps following changes. */
   async start(): Promise<void> {
     const { project, reporter } = this;
+    this.connector.prepare(project.destinations);
     const rules = await loadProjectRules(project);
     const index = new TreeIndex(
       project.root,

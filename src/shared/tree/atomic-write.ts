@@ -59,6 +59,11 @@ export class AtomicWrite {
     if (this.size <= ECHO_CHECK_MAX && this.written === 0) this.digest = createContentHash();
   }
 
+  /** Bytes appended so far. */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
   /** The hash of what was written, when hashContent() was asked for. */
   get contentHash(): string | undefined {
     return this.digest?.copy().digest('hex');

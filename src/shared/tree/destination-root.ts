@@ -28,7 +28,7 @@ import {
 import { basename, posix } from 'node:path';
 import { getConflictPath } from '../conflict-name.js';
 import { hasSameMtime, type Entry } from '../entry.js';
-import { ErrorCode, SicksyncError, TargetChangedError, hasErrno } from '../errors.js';
+import { ErrorCode, ProtocolError, SicksyncError, TargetChangedError, hasErrno } from '../errors.js';
 import type { Guard } from '../plan/types.js';
 import { getFileHash } from '../hash.js';
 import type { IgnoreRules } from '../ignore-rules.js';
@@ -36,6 +36,8 @@ import { PATH_MAX, validateLinkTarget, validateRelativePath } from '../paths.js'
 import { scanTree } from '../scan.js';
 import { getEntry, toEntry } from '../stat-entry.js';
 import { AtomicWrite } from './atomic-write.js';
+import { DeltaWrite, computeSignature } from './delta-write.js';
+import { getBlockSize } from '../delta.js';
 import { ConfinedRoot, FOLDER_FLAGS, type OpenFolder } from './confined-fs.js';
 import { toDestinationError } from './fs-errors.js';
 import { toUtimesSeconds } from './fs-helpers.js';
@@ -48,6 +50,8 @@ export interface OpResult {
   note?: string;
   /** The content hash of a small file written, when asked for (never sent: for the tree index). */
   hash?: string;
+  /** Content bytes that crossed the connection, when not the file's size (a delta). */
+  sent?: number;
 }
 
 /** The destination still holds what the client believes it does (same kind, size and mtime). */
@@ -303,6 +307,35 @@ export class DestinationRoot {
     }
   }
 
+  /** The delta signature of the file at `path`, which must still be `expect` (size and mtime). */
+  async signature(path: string, expect: Pick<Entry, 'size' | 'mtimeNs'>): Promise<{ blockSize: number; encoded: Buffer }> {
+    const fd = this.openForRead(path, expect);
+    try {
+      const { signature, encoded } = await computeSignature(fd, { path, ...expect, place: this.place });
+      return { blockSize: signature.blockSize, encoded };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * A new version of `path` built from the one there (`base`, which must still be there as the
+   * client saw it) and the client's delta instructions.
+   */
+  beginDeltaWrite(path: string, size: number, base: Pick<Entry, 'size' | 'mtimeNs'>, blockSize: number): DeltaWrite {
+    if (blockSize !== getBlockSize(base.size)) {
+      throw new ProtocolError(`a delta against a ${base.size}-byte file uses ${getBlockSize(base.size)}-byte blocks, not ${blockSize}`);
+    }
+    const baseFd = this.openForRead(path, base);
+    try {
+      const target = this.beginWrite(path, size);
+      return new DeltaWrite(target, baseFd, { path, ...base, place: this.place }, blockSize);
+    } catch (error) {
+      closeSync(baseFd);
+      throw error;
+    }
+  }
+
   /** A small file whose content is all here (AtomicWrite.writeWhole): written in one step. */
   writeWhole(path: string, content: Uint8Array, mode: number, mtimeNs: string, options: ReplaceOptions = {}): OpResult {
     return this.run('write', path, () => {
@@ -314,7 +347,7 @@ export class DestinationRoot {
     });
   }
 
-  finishWrite(path: string, write: AtomicWrite, mode: number, mtimeNs: string, options: ReplaceOptions = {}): OpResult {
+  finishWrite(path: string, write: AtomicWrite | DeltaWrite, mode: number, mtimeNs: string, options: ReplaceOptions = {}): OpResult {
     return this.run('write', path, () => {
       let note: string | undefined;
       const written = write.commit(mode, mtimeNs, (folder, name) => {
