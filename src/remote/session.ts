@@ -444,33 +444,13 @@ export class Session {
           return { ...result, ...(hash ? { hash } : {}), path: message.path };
         }
         this.checkOpenWrites();
-        const write = destination.beginWrite(message.path, message.size);
-        // A watched destination tells our writes from others' by content too (tree-index.ts).
-        if (this.watching) write.hashContent();
-        this.writes.set(message.op, {
-          path: message.path,
-          mode: message.mode,
-          mtimeNs: message.mtimeNs,
-          write,
-          options: getReplaceOptions(message),
-        });
-        this.budget.openWrites += 1;
-        return this.continueWrite(destination, message.op, payload, message.last);
+        return this.openWrite(destination, message, destination.beginWrite(message.path, message.size), payload);
       }
       case 'write-delta': {
         if (this.writes.has(message.op)) throw new ProtocolError(`write ${message.op} is already open`);
         this.checkOpenWrites();
         const write = destination.beginDeltaWrite(message.path, message.size, message.base, message.blockSize);
-        if (this.watching) write.hashContent();
-        this.writes.set(message.op, {
-          path: message.path,
-          mode: message.mode,
-          mtimeNs: message.mtimeNs,
-          write,
-          options: getReplaceOptions(message),
-        });
-        this.budget.openWrites += 1;
-        return this.continueWrite(destination, message.op, payload, message.last);
+        return this.openWrite(destination, message, write, payload);
       }
       case 'chunk':
         return this.continueWrite(destination, message.op, payload, message.last);
@@ -482,6 +462,26 @@ export class Session {
       default:
         throw new ProtocolError(`unexpected '${message.t}'`);
     }
+  }
+
+  /** Books a write just begun (limits.ts counts it until it ends) and takes its first bytes. */
+  private openWrite(
+    destination: DestinationRoot,
+    message: MessageOf<'write'> | MessageOf<'write-delta'>,
+    write: AtomicWrite | DeltaWrite,
+    payload: Buffer,
+  ) {
+    // A watched destination tells our writes from others' by content too (tree-index.ts).
+    if (this.watching) write.hashContent();
+    this.writes.set(message.op, {
+      path: message.path,
+      mode: message.mode,
+      mtimeNs: message.mtimeNs,
+      write,
+      options: getReplaceOptions(message),
+    });
+    this.budget.openWrites += 1;
+    return this.continueWrite(destination, message.op, payload, message.last);
   }
 
   private async continueWrite(destination: DestinationRoot, op: number, payload: Buffer, last: boolean) {
