@@ -42,92 +42,16 @@ function splitParent(path: string): [string, string] {
   return slash < 0 ? ['', path] : [path.slice(0, slash), path.slice(slash + 1)];
 }
 
-/** A folder kept open after an operation, for the next ones in the same turn of the event loop. */
-interface RecentFolder {
-  fd: number;
-  /** Operations using it now (inFolder calls nest: a rename holds two folders). */
-  users: number;
-  /** Dropped from the cache while in use: closed when its last user is done. */
-  dropped: boolean;
-}
-
-/**
- * Folders kept open within one turn of the event loop. The operations of one incoming batch (a
- * first sync, a branch switch: dozens of frames in one read) run in one turn, and walk to their
- * folder once instead of once per operation: a file two folders deep took 8 openat() calls, and
- * now takes 2. Each use still checks that the kept descriptor is where the walk found it
- * (readlink), so a folder moved or deleted meanwhile, by this daemon's own rename or anyone's,
- * is walked to again. At the end of the turn every kept folder is closed: a filesystem mounted
- * over the destination between two batches (a read-only remount, say) is walked into afresh, and
- * an idle daemon holds no folder open.
- */
-const RECENT_FOLDERS = 8;
-
 export class ConfinedRoot {
-  private readonly recent = new Map<string, RecentFolder>();
-  private expiry: NodeJS.Immediate | null = null;
-
   /** @param root the destination's real path (no symlink in it), as resolved at the handshake */
   constructor(readonly root: string) {}
 
   /**
    * Runs `work` with the folder `folder` (relative, '' for the root) open. Missing folders are
    * created on the way when `create` is set, otherwise the walk fails with ENOENT; a symlink on the
-   * way is refused with SICKSYNC_E_PATH_OUTSIDE_ROOT. `work` must be done with the descriptor when
-   * it returns.
+   * way is refused with SICKSYNC_E_PATH_OUTSIDE_ROOT.
    */
   inFolder<T>(folder: string, create: boolean, work: (folder: OpenFolder) => T, forPath = folder): T {
-    const expected = folder === '' ? this.root : join(this.root, folder);
-    const held = this.takeRecent(folder, expected) ?? this.keep(folder, this.walk(folder, create, expected, forPath));
-    held.users += 1;
-    try {
-      return work(toOpenFolder(held.fd, expected));
-    } finally {
-      held.users -= 1;
-      if (held.dropped && held.users === 0) closeSync(held.fd);
-    }
-  }
-
-  /** A kept folder that is still where it was found, or null. */
-  private takeRecent(folder: string, expected: string): RecentFolder | null {
-    const known = this.recent.get(folder);
-    if (!known) return null;
-    if (readFolderPath(known.fd) === expected) return known;
-    this.drop(folder, known);
-    return null;
-  }
-
-  private keep(folder: string, fd: number): RecentFolder {
-    const held: RecentFolder = { fd, users: 0, dropped: false };
-    if (!HAS_PROC_FD) {
-      // Without /proc a kept descriptor cannot be checked on use: keep none.
-      held.dropped = true;
-      return held;
-    }
-    this.recent.set(folder, held);
-    for (const [name, old] of this.recent) {
-      if (this.recent.size <= RECENT_FOLDERS) break;
-      this.drop(name, old);
-    }
-    this.expiry ??= setImmediate(() => this.closeRecent());
-    return held;
-  }
-
-  private drop(folder: string, held: RecentFolder): void {
-    if (this.recent.get(folder) === held) this.recent.delete(folder);
-    if (held.dropped) return;
-    held.dropped = true;
-    if (held.users === 0) closeSync(held.fd);
-  }
-
-  /** Closes every kept folder (at the end of each turn). */
-  closeRecent(): void {
-    if (this.expiry) clearImmediate(this.expiry);
-    this.expiry = null;
-    for (const [folder, held] of [...this.recent]) this.drop(folder, held);
-  }
-
-  private walk(folder: string, create: boolean, expected: string, forPath: string): number {
     let fd = this.openRoot(forPath);
     try {
       let walked = '';
@@ -138,15 +62,15 @@ export class ConfinedRoot {
         closeSync(fd);
         fd = next;
       }
+      const expected = join(this.root, walked);
       // Each step was a real folder when it was opened; one moved away since (out of the root, or
       // deleted) is no place to write. The kernel knows where the open folder is now.
-      if (HAS_PROC_FD && readFolderPath(fd) !== expected) {
+      if (HAS_PROC_FD && readlinkSync(`/proc/self/fd/${fd}`) !== expected) {
         throw new SicksyncError(ErrorCode.PATH_OUTSIDE_ROOT, `refused path ${JSON.stringify(forPath)}: its folder was moved while in use`);
       }
-      return fd;
-    } catch (error) {
+      return work(toOpenFolder(fd, expected));
+    } finally {
       closeSync(fd);
-      throw error;
     }
   }
 
@@ -219,11 +143,6 @@ export class ConfinedRoot {
       throw error;
     }
   }
-}
-
-/** Where the open folder `fd` is now, as the kernel names it (" (deleted)" appended once it is gone). */
-function readFolderPath(fd: number): string {
-  return readlinkSync(`/proc/self/fd/${fd}`);
 }
 
 function isSymlink(path: string): boolean {
