@@ -26,9 +26,11 @@ export function watchTree(
   rules: IgnoreRules,
   onBatch: (paths: Set<string>) => void,
   onError: (error: Error) => void,
+  /** Folders the project's index holds already: a change there is no new folder (batcher.ts). */
+  isKnownFolder: (path: string) => boolean,
 ): Watcher {
   const toRelative = (absolute: string): string => relative(root, absolute).split(sep).join('/');
-  const batcher = createBatcher(onBatch, createLeadCheck(root));
+  const batcher = createBatcher(onBatch, createLeadCheck(root, isKnownFolder));
 
   const handleEvent = (absolute: string): void => {
     const path = toRelative(absolute);

@@ -19,8 +19,10 @@ export class RootWatcher {
     private readonly root: string,
     onBatch: (paths: Set<string>) => void,
     private readonly onError: (error: Error) => void,
+    /** Folders the destination's index holds already: a change there is no new folder (batcher.ts). */
+    isKnownFolder: (path: string) => boolean,
   ) {
-    this.batcher = createBatcher((paths) => this.closed || onBatch(paths), createLeadCheck(root));
+    this.batcher = createBatcher((paths) => this.closed || onBatch(paths), createLeadCheck(root, isKnownFolder));
   }
 
   /** Watches `folder` (relative; '' for the root), if not watched yet. */

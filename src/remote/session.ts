@@ -374,6 +374,7 @@ export class Session {
         destination.root,
         (paths) => this.enqueueUpdate((tree) => tree.update(paths)),
         (error) => this.log(`cannot watch ${destination.root}: ${error.message}`),
+        (path) => index.entries.get(path)?.kind === 'dir',
       ),
     };
     watching.watcher.add('');

@@ -6,7 +6,8 @@
  * longer one under a steady stream, so the burst is planned a few times, not once per file.
  *
  * Only changes that look finished go at once (`canLead`): a path that is gone (a delete, the old
- * name of a rename), a new folder, or an empty file (one just truncated to be rewritten) waits for the quiet time,
+ * name of a rename), a new folder, or an empty file (one just truncated to be rewritten) waits for
+ * the quiet time,
  * so a rename is seen whole, a wipe-out is judged by the delete guard as one batch, and a file
  * being rewritten does not reach the destination empty first.
  */
@@ -74,16 +75,17 @@ export function createBatcher(onBatch: (paths: Set<string>) => void, canLead: (p
 }
 
 /**
- * `canLead` for a tree at `root`: the path is a file, and not an empty one. A new folder waits for
- * the quiet time too: files created in it right after would otherwise race the watcher attaching
- * to it. A path below a file (ENOTDIR) is no change at all: watchers report some events as both
- * the file and a name in it.
+ * `canLead` for a tree at `root`: the path is a file, and not an empty one, or a folder the tree's
+ * index knows already (an event for a file also names its folder). A new folder waits for the
+ * quiet time: files created in it right after would otherwise race the watcher attaching to it.
+ * A path below a file (ENOTDIR) is no change at all: watchers report some events as both the file
+ * and a name in it.
  */
-export function createLeadCheck(root: string): (path: string) => boolean {
+export function createLeadCheck(root: string, isKnownFolder: (path: string) => boolean): (path: string) => boolean {
   return (path) => {
     try {
       const stats = lstatSync(join(root, path));
-      return stats.isFile() && stats.size > 0;
+      return stats.isDirectory() ? isKnownFolder(path) : stats.isFile() && stats.size > 0;
     } catch (error) {
       return (error as NodeJS.ErrnoException).code === 'ENOTDIR';
     }

@@ -19,7 +19,7 @@ export const DELTA_MIN_SIZE = 1024 * 1024;
 /** Bytes of a block the weak hash covers. */
 export const WEAK_SPAN = 64;
 
-/** Bytes per block in a signature: a weak hash (uint32) and the first 16 bytes of a SHA-256. */
+/** Bytes per block in an encoded signature: a weak hash (uint32, big-endian), then the first 16 bytes of a SHA-256. */
 export const SIGNATURE_ENTRY = 20;
 const STRONG_BYTES = 16;
 
@@ -72,16 +72,6 @@ export interface Signature {
   weak: Uint32Array;
   /** STRONG_BYTES per block, back to back. */
   strong: Buffer;
-}
-
-export function encodeSignature(signature: Signature): Buffer {
-  const count = signature.weak.length;
-  const out = Buffer.allocUnsafe(count * SIGNATURE_ENTRY);
-  for (let i = 0; i < count; i++) {
-    out.writeUInt32BE(signature.weak[i]!, i * SIGNATURE_ENTRY);
-    signature.strong.copy(out, i * SIGNATURE_ENTRY + 4, i * STRONG_BYTES, (i + 1) * STRONG_BYTES);
-  }
-  return out;
 }
 
 /** Reads a signature the destination sent; its length must match the file it describes. */

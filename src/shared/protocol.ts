@@ -127,7 +127,7 @@ const daemonMessages = [
   }),
   z.object({ t: z.literal('scan-page'), req: id, entries: z.array(entry), done: z.boolean() }),
   z.object({ t: z.literal('hashes'), req: id, hashes: z.record(z.string(), z.string().nullable()) }),
-  /** A file's delta signature, in its payload (delta.ts encodeSignature). */
+  /** A file's delta signature, in its payload (SIGNATURE_ENTRY bytes per block, delta.ts). */
   z.object({ t: z.literal('signature-data'), req: id, blockSize: z.number().int().positive() }),
   z.object({ t: z.literal('ack'), op: id, entry: entry.nullable(), note: z.string().optional() }),
   /** `current`: what is at the path now, when the operation was refused because it changed. */

@@ -9,8 +9,9 @@
  * line up, so an edit in place inside a 1 GiB file costs one read of it on each side and the
  * changed bytes on the wire.
  */
-import { read as readCallback, fstat as fstatCallback } from 'node:fs';
+import { fstat as fstatCallback } from 'node:fs';
 import { promisify } from 'node:util';
+import { READ_SPAN, forEachBlock, readRange } from '../../shared/block-reader.js';
 import type { Entry } from '../../shared/entry.js';
 import {
   DATA_HEADER_BYTES,
@@ -27,36 +28,18 @@ import {
 import { CHUNK_SIZE } from '../../shared/protocol.js';
 import { SourceChangedError } from './endpoint.js';
 
-const readAsync = promisify(readCallback);
 const fstatAsync = promisify(fstatCallback);
 
-/** Bytes read at a time while hashing and searching. */
-const READ_SPAN = 4 * 1024 * 1024;
+const shrank = () => new SourceChangedError('the file shrank while it was read');
 
-async function readAt(fd: number, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await readAsync(fd, buffer, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  if (done !== length) throw new SourceChangedError('the file shrank while it was read');
-  return buffer;
+function readAt(fd: number, position: number, length: number): Promise<Buffer> {
+  return readRange(fd, position, length, shrank);
 }
 
 /** Strong hashes of the local file's blocks at multiples of `blockSize`: 16 bytes each. */
 export async function hashAlignedBlocks(fd: number, size: number, blockSize: number): Promise<Buffer> {
-  const count = getBlockCount(size, blockSize);
-  const hashes = Buffer.allocUnsafe(count * 16);
-  const span = Math.max(1, Math.floor(READ_SPAN / blockSize)) * blockSize;
-  let block = 0;
-  for (let offset = 0; offset < size; offset += span) {
-    const data = await readAt(fd, offset, Math.min(span, size - offset));
-    for (let start = 0; start < data.length; start += blockSize, block += 1) {
-      getStrongHash(data.subarray(start, Math.min(start + blockSize, data.length))).copy(hashes, block * 16);
-    }
-  }
+  const hashes = Buffer.allocUnsafe(getBlockCount(size, blockSize) * 16);
+  await forEachBlock(fd, size, blockSize, shrank, (block, index) => getStrongHash(block).copy(hashes, index * 16));
   return hashes;
 }
 

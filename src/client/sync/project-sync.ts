@@ -57,6 +57,7 @@ export class ProjectSync {
         rules,
         (paths) => (scanned ? this.handleBatch(paths) : early.push(paths)),
         (error) => reporter.warn(`watcher: ${error.message}`),
+        (path) => index.entries.get(path)?.kind === 'dir',
       );
     }
     // Connections are opened while the project is scanned: an SSH handshake and a daemon start

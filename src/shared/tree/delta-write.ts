@@ -5,8 +5,7 @@
  * planned against; the new version is an AtomicWrite like any other, so it appears whole or not
  * at all, and the old file is untouched until the rename.
  */
-import { closeSync, fstatSync, read as readCallback } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, fstatSync } from 'node:fs';
 import { ErrorCode, ProtocolError, SicksyncError } from '../errors.js';
 import {
   COPY,
@@ -18,26 +17,11 @@ import {
   getBlockSize,
   getStrongHash,
   getWeakHash,
-  type Signature,
 } from '../delta.js';
+import { READ_SPAN, forEachBlock, readRange } from '../block-reader.js';
 import type { AtomicWrite } from './atomic-write.js';
 import type { OpenFolder } from './confined-fs.js';
 import type { BigIntStats } from 'node:fs';
-
-const readAsync = promisify(readCallback);
-
-/** Bytes read from the old file at once: whole blocks, and never more than a few MiB in memory. */
-const READ_SPAN = 4 * 1024 * 1024;
-
-async function readFully(fd: number, buffer: Buffer, position: number): Promise<number> {
-  let done = 0;
-  while (done < buffer.length) {
-    const { bytesRead } = await readAsync(fd, buffer, done, buffer.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
-}
 
 /** Fails unless the file behind `fd` is still what it was when opened (size and mtime). */
 function checkUnchanged(fd: number, size: number, mtimeNs: string, path: string, place: string): void {
@@ -47,35 +31,23 @@ function checkUnchanged(fd: number, size: number, mtimeNs: string, path: string,
   }
 }
 
-/** The signature of the open file `fd` (`size` bytes), read in the thread pool so other clients go on. */
+/**
+ * The encoded signature (delta.ts decodeSignature reads it) of the open file `fd`, read in the
+ * thread pool so other clients go on.
+ */
 export async function computeSignature(
   fd: number,
   file: { path: string; size: number; mtimeNs: string; place: string },
-): Promise<{ signature: Signature; encoded: Buffer }> {
+): Promise<{ blockSize: number; encoded: Buffer }> {
   const blockSize = getBlockSize(file.size);
-  const count = getBlockCount(file.size, blockSize);
-  const encoded = Buffer.allocUnsafe(count * SIGNATURE_ENTRY);
-  const span = Math.max(1, Math.floor(READ_SPAN / blockSize)) * blockSize;
-  const buffer = Buffer.allocUnsafe(span);
-  let block = 0;
-  for (let offset = 0; offset < file.size; offset += span) {
-    const length = Math.min(span, file.size - offset);
-    const read = await readFully(fd, buffer.subarray(0, length), offset);
-    if (read !== length) throw new SicksyncError(ErrorCode.SOURCE_CHANGED, `${file.path} changed ${file.place} while it was read`);
-    for (let start = 0; start < length; start += blockSize, block += 1) {
-      const piece = buffer.subarray(start, Math.min(start + blockSize, length));
-      encoded.writeUInt32BE(getWeakHash(piece, 0), block * SIGNATURE_ENTRY);
-      getStrongHash(piece).copy(encoded, block * SIGNATURE_ENTRY + 4);
-    }
-  }
+  const encoded = Buffer.allocUnsafe(getBlockCount(file.size, blockSize) * SIGNATURE_ENTRY);
+  const changed = () => new SicksyncError(ErrorCode.SOURCE_CHANGED, `${file.path} changed ${file.place} while it was read`);
+  await forEachBlock(fd, file.size, blockSize, changed, (block, index) => {
+    encoded.writeUInt32BE(getWeakHash(block, 0), index * SIGNATURE_ENTRY);
+    getStrongHash(block).copy(encoded, index * SIGNATURE_ENTRY + 4);
+  });
   checkUnchanged(fd, file.size, file.mtimeNs, file.path, file.place);
-  const weak = new Uint32Array(count);
-  const strong = Buffer.allocUnsafe(count * 16);
-  for (let i = 0; i < count; i++) {
-    weak[i] = encoded.readUInt32BE(i * SIGNATURE_ENTRY);
-    encoded.copy(strong, i * 16, i * SIGNATURE_ENTRY + 4, (i + 1) * SIGNATURE_ENTRY);
-  }
-  return { signature: { blockSize, size: file.size, weak, strong }, encoded };
+  return { blockSize, encoded };
 }
 
 /**
@@ -152,15 +124,10 @@ export class DeltaWrite {
     if (this.target.bytesWritten + (end - start) > this.target.size) {
       throw new ProtocolError(`delta copies more bytes than the announced ${this.target.size}`);
     }
+    const changed = () =>
+      new SicksyncError(ErrorCode.SOURCE_CHANGED, `${this.base.path} changed ${this.base.place} while a new version was built from it`);
     for (let offset = start; offset < end; offset += READ_SPAN) {
-      const buffer = Buffer.allocUnsafe(Math.min(READ_SPAN, end - offset));
-      if ((await readFully(this.baseFd, buffer, offset)) !== buffer.length) {
-        throw new SicksyncError(
-          ErrorCode.SOURCE_CHANGED,
-          `${this.base.path} changed ${this.base.place} while a new version was built from it`,
-        );
-      }
-      await this.target.append(buffer);
+      await this.target.append(await readRange(this.baseFd, offset, Math.min(READ_SPAN, end - offset), changed));
     }
   }
 

@@ -311,8 +311,7 @@ export class DestinationRoot {
   async signature(path: string, expect: Pick<Entry, 'size' | 'mtimeNs'>): Promise<{ blockSize: number; encoded: Buffer }> {
     const fd = this.openForRead(path, expect);
     try {
-      const { signature, encoded } = await computeSignature(fd, { path, ...expect, place: this.place });
-      return { blockSize: signature.blockSize, encoded };
+      return await computeSignature(fd, { path, ...expect, place: this.place });
     } finally {
       closeSync(fd);
     }
