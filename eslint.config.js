@@ -51,7 +51,7 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['chalk', 'yargs', 'ssh2', 'chokidar'],
+          paths: ['chalk', 'yargs', 'ssh2'],
           patterns: [{ group: ['**/client/**'], message: 'src/remote may not import src/client.' }],
         },
       ],
@@ -64,7 +64,7 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['chalk', 'yargs', 'ssh2', 'chokidar'],
+          paths: ['chalk', 'yargs', 'ssh2'],
           patterns: [{ group: ['**/client/**', '**/remote/**'], message: 'src/shared depends on nothing above it.' }],
         },
       ],

@@ -17,10 +17,11 @@ import { VERSION } from '../shared/version.js';
 import { WHOLE_WRITE_MAX, type AtomicWrite } from '../shared/tree/atomic-write.js';
 import type { DeltaWrite } from '../shared/tree/delta-write.js';
 import { createContentHash } from '../shared/hash.js';
-import { isInside, type Entry } from '../shared/entry.js';
+import type { Entry } from '../shared/entry.js';
 import { TreeIndex } from '../shared/tree-index.js';
+import { releaseMemory } from '../shared/release-memory.js';
 import { CHUNK_SIZE } from '../shared/protocol.js';
-import { RootWatcher } from './root-watcher.js';
+import { RootWatcher } from '../shared/root-watcher.js';
 import { DaemonBudget, Slots } from './budget.js';
 import { DestinationRoot, type ReplaceOptions } from '../shared/tree/destination-root.js';
 import { makeFolders } from '../shared/tree/fs-helpers.js';
@@ -266,18 +267,11 @@ export class Session {
     const watching = this.watching;
     if (!watching) return;
     const { index } = watching;
-    if (message.t === 'rename') {
-      index.noteMoved(message.from, message.to);
-      watching.watcher.remove(message.from);
-      for (const moved of index.entries.values()) {
-        if (moved.kind === 'dir' && (moved.path === message.to || isInside(moved.path, message.to))) watching.watcher.add(moved.path);
-      }
-    }
+    if (message.t === 'rename') index.noteMoved(message.from, message.to);
     // A streamed write's last chunk carries no path: its write's is returned with the result.
     const path = written ?? ('path' in message ? message.path : undefined);
     if (path === undefined) return;
     index.noteApplied(path, entry, hash);
-    this.followFolder(watching, path);
   }
 
   /** Streams a file's content; it must be what the client saw, and stay so while it is read. */
@@ -348,6 +342,7 @@ export class Session {
       if (this.closed) return;
       await sendMessage(this.ws, { t: 'scan-page', req, entries: page, done: i + SCAN_PAGE >= entries.length }).catch(() => undefined);
     }
+    releaseMemory(entries.length);
   }
 
   /**
@@ -370,26 +365,25 @@ export class Session {
       index,
       updates: scanSent,
       rescans: new Set(),
-      watcher: new RootWatcher(
-        destination.root,
-        (paths) => this.enqueueUpdate((tree) => tree.update(paths)),
-        (error) => this.log(`cannot watch ${destination.root}: ${error.message}`),
-        (path) => index.entries.get(path)?.kind === 'dir',
-      ),
+      watcher: new RootWatcher(destination.root, {
+        onBatch: (paths) => this.enqueueUpdate((tree) => tree.update(paths)),
+        onError: (error) => this.log(`cannot watch ${destination.root}: ${error.message}`),
+        isKnownFolder: (path) => index.entries.get(path)?.kind === 'dir',
+        poll: (folders) => new Promise((resolve) => this.enqueueUpdate((tree) => tree.poll(folders), resolve)),
+      }),
     };
-    watching.watcher.add('');
-    for (const entry of index.entries.values()) if (entry.kind === 'dir') watching.watcher.add(entry.path);
+    index.follow(watching.watcher);
     this.watching = watching;
     return release;
   }
 
-  private enqueueUpdate(update: (index: TreeIndex) => Promise<Set<string>>): void {
+  /** `done` is called once the update ran (or could not). */
+  private enqueueUpdate(update: (index: TreeIndex) => Promise<Set<string>>, done?: () => void): void {
     const watching = this.watching;
-    if (!watching || this.closed) return;
+    if (!watching || this.closed) return done?.();
     watching.updates = watching.updates
       .then(async () => {
         const changed = await update(watching.index);
-        for (const path of changed) this.followFolder(watching, path);
         for (const folder of watching.index.takeAppearedFolders()) {
           const timer = setTimeout(() => {
             watching.rescans.delete(timer);
@@ -399,14 +393,8 @@ export class Session {
         }
         if (changed.size > 0) this.sendChanges(watching.index, changed);
       })
-      .catch((error: unknown) => this.log(`could not read changes: ${String(error)}`));
-  }
-
-  /** Folders are watched while they exist: new ones from now on, gone ones no more. */
-  private followFolder(watching: Watching, path: string): void {
-    const entry = watching.index.entries.get(path);
-    if (entry?.kind === 'dir') watching.watcher.add(path);
-    else watching.watcher.remove(path);
+      .catch((error: unknown) => this.log(`could not read changes: ${String(error)}`))
+      .finally(done);
   }
 
   private sendChanges(index: TreeIndex, changed: Set<string>): void {

@@ -17,15 +17,30 @@ export interface IgnoreRules {
   readonly patterns: readonly string[];
 }
 
-// A matcher of its own, so no `!pattern` of the user's can re-include them.
-const builtins: Ignore = ignore({ allowRelativePaths: false }).add(BUILTIN_EXCLUDES);
+/**
+ * `ignore` remembers the answer for every path it was asked about, for good: on a tree of 100,000
+ * files that is most of a client's memory after its scan. Its matchers are made anew after this
+ * many questions, which keeps the memo of the folders a walk is in (what makes it fast) and lets
+ * the rest go.
+ */
+const QUESTIONS_PER_MATCHER = 20_000;
 
 export function createIgnoreRules(patterns: readonly string[]): IgnoreRules {
-  const engine: Ignore = ignore({ allowRelativePaths: false }).add([...patterns]);
+  // The built-in patterns get a matcher of their own, so no `!pattern` of the user's can re-include them.
+  const make = (): [Ignore, Ignore] => [
+    ignore({ allowRelativePaths: false }).add(BUILTIN_EXCLUDES),
+    ignore({ allowRelativePaths: false }).add([...patterns]),
+  ];
+  let [builtins, engine] = make();
+  let questions = 0;
   return {
     patterns: [...patterns],
     isIgnored(path, isDir) {
       if (path === '') return false;
+      if (++questions > QUESTIONS_PER_MATCHER) {
+        questions = 0;
+        [builtins, engine] = make();
+      }
       const candidate = isDir ? `${path}/` : path;
       return builtins.ignores(candidate) || engine.ignores(candidate);
     },

@@ -27,6 +27,45 @@ const entry = z.object({
   target: z.string().max(4096).optional(),
 });
 
+const DECIMAL = /^\d{1,24}$/;
+
+/**
+ * What makes `value` no Entry (the schema above), or null when it is one. Lists of entries (a scan
+ * brings one per file) are checked with this in place: zod's parse builds a copy of every object,
+ * which at 100,000 entries was most of what a client allocated while it caught up.
+ */
+export function getEntryProblem(value: unknown): { field?: string; message: string } | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { message: 'expected an entry (an object)' };
+  const { path, kind, size, mode, mtimeNs, ino, target } = value as Record<string, unknown>;
+  if (typeof path !== 'string' || path.length < 1 || path.length > 4096)
+    return { field: 'path', message: 'expected a path of 1-4096 characters' };
+  if (kind !== 'file' && kind !== 'dir' && kind !== 'symlink') return { field: 'kind', message: "expected 'file', 'dir' or 'symlink'" };
+  if (!Number.isSafeInteger(size) || (size as number) < 0) return { field: 'size', message: 'expected a byte count' };
+  if (!Number.isInteger(mode) || (mode as number) < 0 || (mode as number) > 0o7777)
+    return { field: 'mode', message: 'expected permission bits' };
+  if (typeof mtimeNs !== 'string' || !DECIMAL.test(mtimeNs)) return { field: 'mtimeNs', message: 'expected string of digits' };
+  if (typeof ino !== 'string' || !DECIMAL.test(ino)) return { field: 'ino', message: 'expected string of digits' };
+  if (target !== undefined && (typeof target !== 'string' || target.length > 4096))
+    return { field: 'target', message: 'expected a link target' };
+  if (Object.keys(value).length !== (target === undefined ? 6 : 7)) return { message: 'unexpected fields in an entry' };
+  return null;
+}
+
+function entryList(max = Number.MAX_SAFE_INTEGER) {
+  return z
+    .array(z.unknown())
+    .max(max)
+    .check((context) => {
+      for (const [i, item] of context.value.entries()) {
+        const problem = getEntryProblem(item);
+        if (problem === null) continue;
+        const path = problem.field ? [i, problem.field] : [i];
+        context.issues.push({ code: 'custom', message: problem.message, input: item, path });
+        return;
+      }
+    }) as unknown as z.ZodType<z.infer<typeof entry>[]>;
+}
+
 /** What an operation expects at its target (plan/types.ts Guard). */
 const guard = z.object({ expect: entry.nullable(), ifChanged: z.enum(['refuse', 'keep']) });
 
@@ -125,7 +164,7 @@ const daemonMessages = [
       delta: z.boolean().optional(),
     }),
   }),
-  z.object({ t: z.literal('scan-page'), req: id, entries: z.array(entry), done: z.boolean() }),
+  z.object({ t: z.literal('scan-page'), req: id, entries: entryList(), done: z.boolean() }),
   z.object({ t: z.literal('hashes'), req: id, hashes: z.record(z.string(), z.string().nullable()) }),
   /** A file's delta signature, in its payload (SIGNATURE_ENTRY bytes per block, delta.ts). */
   z.object({ t: z.literal('signature-data'), req: id, blockSize: z.number().int().positive() }),
@@ -133,7 +172,7 @@ const daemonMessages = [
   /** `current`: what is at the path now, when the operation was refused because it changed. */
   z.object({ t: z.literal('nack'), op: id, error: wireError, current: entry.nullable().optional() }),
   /** Something changed at a watched destination: what is there now, and what is gone. */
-  z.object({ t: z.literal('changes'), entries: z.array(entry).max(100_000), gone: z.array(relPath).max(100_000) }),
+  z.object({ t: z.literal('changes'), entries: entryList(100_000), gone: z.array(relPath).max(100_000) }),
   /** A piece of a file asked for with `read`; the last one has `last` set. */
   z.object({ t: z.literal('data'), req: id, last: z.boolean() }),
   z.object({

@@ -61,22 +61,28 @@ function listFolder(absolute: string, folder: string, onProblem?: (problem: Scan
   }
 }
 
-/**
- * Scans `root`, or only the folder `under` (relative to root) when given; paths stay relative to root.
- * `onIgnored` sees what the rules leave out (the daemon sweeps stale temporary files from it).
- */
+export interface ScanOptions {
+  /** Only this folder (relative to root) and what is in it; paths stay relative to root. */
+  under?: string;
+  /** Sees what the rules leave out (the daemon sweeps stale temporary files from it). */
+  onIgnored?: (path: string, entry: Entry) => void;
+  onProblem?: (problem: ScanProblem) => void;
+  /** Called for each folder before it is read: a watch set up there misses nothing the read does not see. */
+  onFolder?: (folder: string) => void;
+}
+
+/** Scans `root` into a Snapshot of what the rules let in. */
 export async function scanTree(
   root: string,
   rules: IgnoreRules,
-  under = '',
-  onIgnored?: (path: string, entry: Entry) => void,
-  onProblem?: (problem: ScanProblem) => void,
+  { under = '', onIgnored, onProblem, onFolder }: ScanOptions = {},
 ): Promise<Snapshot> {
   const snapshot: Snapshot = new Map();
   const folders: string[] = [under];
   const rootBytes = Buffer.byteLength(root);
   let sinceYield = 0;
   for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    onFolder?.(folder);
     for (const bytes of listFolder(join(root, folder), folder, onProblem)) {
       const name = bytes.toString('utf8');
       const path = folder ? `${folder}/${name}` : name;

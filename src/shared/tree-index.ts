@@ -3,7 +3,7 @@
  * every destination reads (a change is stat-ed once however many destinations there are); the
  * daemon keeps one per watched destination, to tell its client what changed there.
  */
-import { readFileSync, realpathSync, utimesSync } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync, utimesSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { getParentPath, isInside, isSameStat, type Entry, type Snapshot } from './entry.js';
 import type { IgnoreRules } from './ignore-rules.js';
@@ -12,6 +12,13 @@ import { scanTree, type ScanProblem } from './scan.js';
 import { ErrorCode, hasErrno } from './errors.js';
 import { getEntry } from './stat-entry.js';
 import { ECHO_CHECK_MAX, createContentHash } from './hash.js';
+
+/** What keeps a tree's folders watched (RootWatcher): told of every folder the index takes in or lets go. */
+export interface FolderWatch {
+  add(folder: string): void;
+  /** Also lets go of every folder inside it. */
+  remove(folder: string): void;
+}
 
 /** How long after a write of ours an event for that file is checked by content. */
 const ECHO_WINDOW_MS = 2000;
@@ -23,6 +30,7 @@ export class TreeIndex {
   private readonly warned = new Set<string>();
   /** Folders that appeared since the last call of takeAppearedFolders(). */
   private appeared: string[] = [];
+  private watch: FolderWatch | null = null;
 
   constructor(
     readonly root: string,
@@ -79,11 +87,28 @@ export class TreeIndex {
     return false;
   }
 
+  /**
+   * From now on every folder the index holds is watched: those it holds now, and each new one
+   * before it is read, so that nothing created there meanwhile goes unseen.
+   */
+  follow(watch: FolderWatch): void {
+    this.watch = watch;
+    watch.add('');
+    for (const entry of this.entries.values()) if (entry.kind === 'dir') watch.add(entry.path);
+  }
+
+  private readTree(under: string): Promise<Snapshot> {
+    const watch = this.watch;
+    return scanTree(this.root, this.rules, {
+      under,
+      onProblem: this.noteProblem,
+      onFolder: watch ? (folder) => watch.add(folder) : undefined,
+    });
+  }
+
   async scan(under = ''): Promise<Entry[]> {
     this.forgetProblems(under);
-    const found = [...(await scanTree(this.root, this.rules, under, undefined, this.noteProblem)).values()].filter((entry) =>
-      this.isSyncable(entry),
-    );
+    const found = [...(await this.readTree(under)).values()].filter((entry) => this.isSyncable(entry));
     for (const entry of found) this.entries.set(entry.path, entry);
     return found;
   }
@@ -94,12 +119,26 @@ export class TreeIndex {
   }
 
   /**
+   * Reads folders that have no watch again, each on its own (their subfolders are watched, or polled
+   * too): what is new or different there, and what is gone, is recorded; returns those paths.
+   */
+  async poll(folders: ReadonlySet<string>): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (const entry of this.entries.values()) if (folders.has(getParentPath(entry.path))) names.add(entry.path);
+    for (const folder of folders) {
+      for (const name of listNames(join(this.root, folder))) names.add(folder ? `${folder}/${name}` : name);
+    }
+    return this.update(names);
+  }
+
+  /**
    * Records what sicksync itself just did at `path` (null: removed it), so that the watcher's event
    * for it finds nothing new: a change we applied is never reported back as a change.
    */
   noteApplied(path: string, entry: Entry | null, hash?: string): void {
     if (entry) this.entries.set(path, entry);
     else this.remove(path, new Set());
+    if (entry?.kind === 'dir') this.watch?.add(path);
     if (entry && hash) this.noteWritten(path, hash);
   }
 
@@ -144,15 +183,18 @@ export class TreeIndex {
 
   /** Records a move sicksync made, with everything under it. */
   noteMoved(from: string, to: string): void {
+    this.watch?.remove(from);
     for (const [path, entry] of [...this.entries]) {
       if (path !== from && !isInside(path, from)) continue;
       this.entries.delete(path);
       const next = to + path.slice(from.length);
       this.entries.set(next, { ...entry, path: next });
+      if (entry.kind === 'dir') this.watch?.add(next);
     }
   }
 
   private remove(path: string, changed: Set<string>): void {
+    if (this.entries.get(path)?.kind === 'dir') this.watch?.remove(path);
     for (const known of [...this.entries.keys()]) {
       if (known === path || isInside(known, path)) {
         this.entries.delete(known);
@@ -163,8 +205,8 @@ export class TreeIndex {
   }
 
   /**
-   * New folders, to be looked at again a moment later: files created in one while the watcher was
-   * still attaching to it may get no event (seen with chokidar under load).
+   * New folders, to be looked at again a moment later: a folder moved in whole gets its watch only
+   * once its event is read, and what changed in it before the read below is found again then.
    */
   takeAppearedFolders(): string[] {
     const folders = this.appeared;
@@ -176,7 +218,7 @@ export class TreeIndex {
   async rescan(folder: string): Promise<Set<string>> {
     this.forgetProblems(folder);
     const changed = new Set<string>();
-    for (const entry of (await scanTree(this.root, this.rules, folder, undefined, this.noteProblem)).values()) {
+    for (const entry of (await this.readTree(folder)).values()) {
       const known = this.entries.get(entry.path);
       if (!this.isSyncable(entry) || (known && isSameStat(known, entry))) continue;
       this.entries.set(entry.path, entry);
@@ -236,6 +278,15 @@ export class TreeIndex {
       this.appeared.push(path);
       for (const found of await this.scan(path)) changed.add(found.path);
     }
+  }
+}
+
+/** The names in a folder; none when it is gone or unreadable (its own entry says so). */
+function listNames(folder: string): string[] {
+  try {
+    return readdirSync(folder);
+  } catch {
+    return [];
   }
 }
 

@@ -46,6 +46,8 @@ export interface CliOptions {
   /** Extra environment on top of the test's. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** A command that runs sicksync (node, its script and arguments follow), such as `unshare ...`. */
+  prefix?: readonly string[];
 }
 
 export interface LineMatch {
@@ -323,9 +325,10 @@ export class CliProcess {
 
   constructor(
     readonly args: readonly string[],
-    options: { cwd: string; env: NodeJS.ProcessEnv },
+    options: { cwd: string; env: NodeJS.ProcessEnv; prefix?: readonly string[] },
   ) {
-    this.child = spawn(process.execPath, [BIN_SCRIPT, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...rest] = [...(options.prefix ?? []), process.execPath, BIN_SCRIPT, ...args];
+    this.child = spawn(command!, rest, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.handleData('stdout', chunk));
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.handleData('stderr', chunk));
     this.exited = new Promise((resolve, reject) => {
@@ -484,8 +487,8 @@ export class CliHarness {
   }
 
   /** Starts sicksync in the background; drive it with the handle's `waitForLine`, `stop`, `waitForExit`. */
-  startCli(args: readonly string[], { cwd, env }: Omit<CliOptions, 'timeoutMs'> = {}): CliProcess {
-    const cli = new CliProcess(args, { cwd: cwd ?? this.home, env: { ...this.env, ...env } });
+  startCli(args: readonly string[], { cwd, env, prefix }: Omit<CliOptions, 'timeoutMs'> = {}): CliProcess {
+    const cli = new CliProcess(args, { cwd: cwd ?? this.home, env: { ...this.env, ...env }, prefix });
     this.started.push(cli);
     void cli.exited.then(
       (result) => this.outputs.push({ args, stdout: result.stdout, stderr: result.stderr }),

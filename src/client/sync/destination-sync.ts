@@ -4,7 +4,8 @@
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hasSameMtime, isInside, type Entry, type Snapshot } from '../../shared/entry.js';
+import { releaseMemory } from '../../shared/release-memory.js';
+import { hasSameMtime, isInside, isSameStat, type Entry, type Snapshot } from '../../shared/entry.js';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import type { IgnoreRules } from '../../shared/ignore-rules.js';
 import { reconcile } from '../../shared/plan/reconcile.js';
@@ -265,6 +266,7 @@ export class DestinationSync {
       this.options.reporter.warn(`${this.label}: this destination cannot report its changes live; they come back at each start`);
     }
     this.remote = await endpoint.scan(this.options.twoWay && endpoint.capabilities.watch);
+    this.shareBaselineEntries();
     this.adoptUnconfirmed();
     this.dirty.clear();
     const plan = await this.getPlan(endpoint, { deleteExtraneous: this.options.deleteExtraneous, verifyContent: true }, 1);
@@ -276,8 +278,26 @@ export class DestinationSync {
     this.options.reporter.info(`${this.label}: ${formatSummary(outcome)} in ${took} s`);
     this.state = 'watching';
     this.hasCaughtUp = true;
+    if (!this.options.once) releaseMemory(this.remote.size);
     this.markCaughtUp();
     this.settle();
+  }
+
+  /**
+   * A baseline read from disk, or kept from before a reconnect, holds copies of entries that the
+   * project's index and the destination's scan hold as well: where they are the same, it takes
+   * theirs, so a large tree is held once per side, not twice (entries are replaced, never changed).
+   */
+  private shareBaselineEntries(): void {
+    const { entries } = this.options.index;
+    const isCopy = (entry: Entry | undefined, of: Entry): entry is Entry =>
+      entry !== undefined && entry !== of && entry.path === of.path && isSameStat(entry, of);
+    for (const [path, record] of this.baseline) {
+      const local = entries.get(path);
+      if (isCopy(local, record.local)) record.local = local;
+      const remote = this.remote.get(path);
+      if (isCopy(remote, record.remote)) record.remote = remote;
+    }
   }
 
   /**

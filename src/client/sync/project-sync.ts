@@ -8,9 +8,9 @@ import { createConnector, type Connector } from '../endpoint/connect.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { loadProjectRules } from '../project-rules.js';
 import { getWatchLimitWarning } from '../watch-limit.js';
-import { watchTree, type Watcher } from '../watcher.js';
 import { BaselineStore } from './baseline-store.js';
 import { DestinationSync } from './destination-sync.js';
+import { RootWatcher } from '../../shared/root-watcher.js';
 import { TreeIndex } from '../../shared/tree-index.js';
 import type { Reporter } from './reporter.js';
 
@@ -25,7 +25,7 @@ const RESCAN_DELAY_MS = 300;
 
 export class ProjectSync {
   readonly destinations: DestinationSync[] = [];
-  private watcher: Watcher | null = null;
+  private watcher: RootWatcher | null = null;
   private index: TreeIndex | null = null;
   private updates: Promise<void> = Promise.resolve();
 
@@ -52,13 +52,17 @@ export class ProjectSync {
     let scanned = false;
     const early: Set<string>[] = [];
     if (!this.options.once) {
-      this.watcher = watchTree(
-        project.root,
-        rules,
-        (paths) => (scanned ? this.handleBatch(paths) : early.push(paths)),
-        (error) => reporter.warn(`watcher: ${error.message}`),
-        (path) => index.entries.get(path)?.kind === 'dir',
-      );
+      // Each folder is watched before the scan reads it (TreeIndex.follow): what changes during the
+      // scan is either read by it or reported after it.
+      this.watcher = new RootWatcher(project.root, {
+        onBatch: (paths) => (scanned ? this.handleBatch(paths) : early.push(paths)),
+        onError: (error) => reporter.warn(`watcher: ${error.message}`),
+        isKnownFolder: (path) => index.entries.get(path)?.kind === 'dir',
+        // A round during the scan has nothing to add: the scan reads those folders.
+        poll: (folders) => new Promise((resolve) => (scanned ? this.enqueueUpdate((tree) => tree.poll(folders), resolve) : resolve())),
+        persistent: true,
+      });
+      index.follow(this.watcher);
     }
     // Connections are opened while the project is scanned: an SSH handshake and a daemon start
     // take as long as scanning a large tree, and neither needs the other.
@@ -71,7 +75,7 @@ export class ProjectSync {
     });
     const started = Date.now();
     try {
-      await Promise.all([index.scan(), this.watcher?.ready]);
+      await index.scan();
     } catch (error) {
       for (const connection of opening)
         void connection.then(
@@ -84,7 +88,7 @@ export class ProjectSync {
     if (this.watcher) {
       let folders = 0;
       for (const entry of index.entries.values()) if (entry.kind === 'dir') folders += 1;
-      const warning = getWatchLimitWarning(folders);
+      const warning = getWatchLimitWarning(folders, this.watcher.polledCount);
       if (warning) reporter.warn(warning);
     }
     const stateDir = getStatePaths().dir;
@@ -130,10 +134,13 @@ export class ProjectSync {
     this.enqueueUpdate((index) => index.update(paths));
   }
 
-  /** Index updates run one at a time, in order; what they change goes to every destination. */
-  private enqueueUpdate(update: (index: TreeIndex) => Promise<Set<string>>): void {
+  /**
+   * Index updates run one at a time, in order; what they change goes to every destination. `done`
+   * is called once the update ran (or could not).
+   */
+  private enqueueUpdate(update: (index: TreeIndex) => Promise<Set<string>>, done?: () => void): void {
     const index = this.index;
-    if (!index) return;
+    if (!index) return done?.();
     this.updates = this.updates
       .then(async () => {
         const changed = await update(index);
@@ -141,7 +148,8 @@ export class ProjectSync {
         if (changed.size === 0) return;
         for (const destination of this.destinations) destination.markDirty(changed);
       })
-      .catch((error: unknown) => this.reporter.warn(`could not read changes: ${String(error)}`));
+      .catch((error: unknown) => this.reporter.warn(`could not read changes: ${String(error)}`))
+      .finally(done);
   }
 
   private readonly rescans = new Set<NodeJS.Timeout>();
@@ -168,7 +176,7 @@ export class ProjectSync {
   async stop(): Promise<void> {
     for (const timer of this.rescans) clearTimeout(timer);
     this.rescans.clear();
-    await this.watcher?.close();
+    this.watcher?.close();
     await this.updates;
     await Promise.all(this.destinations.map((destination) => destination.stop()));
     await this.connector.close();

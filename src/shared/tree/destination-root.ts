@@ -218,8 +218,10 @@ export class DestinationRoot {
   /** Also removes the temporary files a killed daemon left, which the scan itself never reports. */
   async scan() {
     const temps: string[] = [];
-    const snapshot = await scanTree(this.root, this.rules, '', (path, entry) => {
-      if (entry.kind !== 'dir' && isTempName(path)) temps.push(path);
+    const snapshot = await scanTree(this.root, this.rules, {
+      onIgnored: (path, entry) => {
+        if (entry.kind !== 'dir' && isTempName(path)) temps.push(path);
+      },
     });
     if (temps.length > 0) this.folderTimes.keepAll(temps, () => sweepTempFiles(this.confined, temps));
     return snapshot;
