@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// Thin entry: everything lives in the compiled code. `remote ...` (what the daemon and its bootstrap
-// run) takes a short path that skips loading the CLI's libraries: it starts in a fraction of the time.
+// Thin entry: everything lives in the bundle (scripts/bundle.js). `remote ...` (what the daemon and
+// its bootstrap run) takes a short path that skips loading the CLI's libraries.
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 const wantsHelp = args.includes('--help') || args.includes('-h');
 const entry =
   args[0] === 'remote' && !wantsHelp
-    ? import('../dist/remote/main.js').then(({ runRemoteEntry }) => runRemoteEntry(args, fileURLToPath(import.meta.url)))
-    : import('../dist/client/cli/main.js').then(({ main }) => main(args));
+    ? import('../dist/bundle/remote.js').then(({ runRemoteEntry }) => runRemoteEntry(args, fileURLToPath(import.meta.url)))
+    : import('../dist/bundle/cli.js').then(({ main }) => main(args));
 
 void entry.then((code) => {
   process.exitCode = code;

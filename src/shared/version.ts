@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { getPackageFile } from './package-root.js';
 
-/** Replaced with a string literal when the remote program is bundled (scripts/bundle-remote.js). */
+/** Replaced with a string literal when sicksync is bundled (scripts/bundle.js). */
 declare const __SICKSYNC_VERSION__: string | undefined;
 
 function readVersion(): string {
   if (typeof __SICKSYNC_VERSION__ === 'string') return __SICKSYNC_VERSION__;
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const manifest = JSON.parse(readFileSync(getPackageFile('package.json'), 'utf8')) as { version: string };
   return manifest.version;
 }
 

@@ -25,7 +25,7 @@ import { PROTOCOL_VERSION, validateDaemonMessage, type DaemonMessage } from '../
 import { VERSION } from '../../src/shared/version.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/sicksync.js', import.meta.url));
-const BUILT_MAIN = fileURLToPath(new URL('../../dist/client/cli/main.js', import.meta.url));
+const BUILT_MAIN = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
 
 /** Unix socket paths are limited to 108 bytes on Linux (104 on macOS); keep a margin. */
 const SOCKET_PATH_LIMIT = 100;

@@ -5,15 +5,16 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ErrorCode, SicksyncError } from '../../shared/errors.js';
 import { getHeartbeatMs, getIdleGraceMs } from '../../shared/timing.js';
 import { VERSION } from '../../shared/version.js';
+import { getPackageFile } from '../../shared/package-root.js';
 import { READY_PREFIX } from '../../shared/remote-contract.js';
 import type { SshSession } from './ssh-session.js';
 import { uploadFile } from './upload.js';
 
-const BUNDLE = fileURLToPath(new URL('../../sicksync-remote.cjs', import.meta.url));
+/** The remote program, bundled into one file for hosts without sicksync (scripts/bundle.js). */
+const BUNDLE = getPackageFile('dist', 'sicksync-remote.cjs');
 const MIN_NODE_MAJOR = 18;
 const PROBE_PREFIX = 'SICKSYNC_PROBE ';
 
