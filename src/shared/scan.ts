@@ -13,7 +13,7 @@ import { PATH_MAX } from './paths.js';
 import { getEntry } from './stat-entry.js';
 
 /** Entries read between two yields, so a daemon scanning a large tree still answers its other clients. */
-const YIELD_EVERY = 2000;
+const YIELD_EVERY = 250;
 
 /** Something the scan could not take in, named: it is reported, never dropped in silence. */
 export type ScanProblem = SicksyncError & { path: string };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_EXCLUDES, createIgnoreRules, getPatternsFromText } from '../../src/shared/ignore-rules.js';
+import ignore from 'ignore';
+import { BUILTIN_EXCLUDES, createIgnoreRules, getPatternsFromText, isBuiltinExcluded } from '../../src/shared/ignore-rules.js';
 
 type Check = [path: string, isDir: boolean, ignored: boolean];
 
@@ -160,6 +161,26 @@ describe('built-in excludes', () => {
         ['notes.sicksync-tmp', false, false],
       ],
     );
+  });
+
+  it('are matched by hand exactly as `ignore` matches BUILTIN_EXCLUDES', () => {
+    const reference = ignore({ allowRelativePaths: false }).add(BUILTIN_EXCLUDES);
+    const names = [
+      '.sicksync',
+      'sicksync',
+      '.sicksync-config.json',
+      'a.sicksync-tmp-1',
+      '.sicksync-tmp-',
+      'x.sicksync-tmp',
+      'src',
+      'f.txt',
+    ];
+    const paths = [...names, ...names.flatMap((first) => names.map((second) => `${first}/${second}`)), 'a/b/.c.sicksync-tmp-9/d'];
+    for (const path of paths) {
+      for (const isDir of [false, true]) {
+        expect(isBuiltinExcluded(path, isDir), `${path}${isDir ? '/' : ''}`).toBe(reference.ignores(isDir ? `${path}/` : path));
+      }
+    }
   });
 
   it('ignores the state folder at the root only', () => {

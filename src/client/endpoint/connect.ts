@@ -11,7 +11,8 @@ import { connectTcpDaemon } from './tcp-daemon.js';
 
 export interface Connector {
   /** Starts loading what connecting to `specs` needs (ssh2 and the SSH code: 160 ms), without connecting. */
-  prepare(specs: readonly DestinationSpec[]): void;
+  /** Loads what connecting to these destinations takes; resolves once it is loaded. */
+  prepare(specs: readonly DestinationSpec[]): Promise<void>;
   connect(spec: DestinationSpec, hello: HelloOptions): Promise<Endpoint>;
   /** Ends the SSH connections it opened. */
   close(): Promise<void>;
@@ -22,8 +23,8 @@ export function createConnector(notice: (line: string) => void): Connector {
   const loadSsh = (): Promise<SshConnector> =>
     (ssh ??= import('../ssh/ssh-connector.js').then(({ SshConnector }) => new SshConnector({ notice })));
   return {
-    prepare(specs) {
-      if (specs.some((spec) => spec.host && !spec.tcp)) void loadSsh();
+    async prepare(specs) {
+      if (specs.some((spec) => spec.host && !spec.tcp)) await loadSsh();
     },
     async connect(spec, hello) {
       if (spec.tcp) return connectTcpDaemon(spec, spec.tcp, hello);

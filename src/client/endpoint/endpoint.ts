@@ -65,6 +65,8 @@ export interface Endpoint extends SyncSide {
   readonly host: string;
   /** `watch`: from now on, report changes made there to `onChanges` listeners. */
   scan(watch: boolean): Promise<Snapshot>;
+  /** Starts the scan the first catch-up will ask for, so that both sides walk their trees at once. */
+  prefetchScan(watch: boolean): void;
   versions(path: string): Promise<VersionInfo[]>;
   onChanges(listener: ChangeListener): void;
   /** Resolves once everything sent so far has been handed to the transport. */

@@ -40,7 +40,8 @@ export class ProjectSync {
   /** Scans, then brings every destination up to date; in live mode keeps following changes. */
   async start(): Promise<void> {
     const { project, reporter } = this;
-    this.connector.prepare(project.destinations);
+    // A failure to load shows again, where its destination connects.
+    const preparing = this.connector.prepare(project.destinations).catch(() => undefined);
     const rules = await loadProjectRules(project);
     const index = new TreeIndex(
       project.root,
@@ -65,12 +66,17 @@ export class ProjectSync {
       index.follow(this.watcher);
     }
     // Connections are opened while the project is scanned: an SSH handshake and a daemon start
-    // take as long as scanning a large tree, and neither needs the other.
+    // take as long as scanning a large tree, and neither needs the other. The SSH code is loaded
+    // first: loaded during the scan, it waited for the scan's turns, and the handshake started
+    // 300 ms late on a 20,000-file tree.
+    await preparing;
     const history = project.history.versions > 0 ? project.history : null;
     const hellos = project.destinations.map((spec) => ({ root: spec.location, excludes: rules.patterns, history }));
     const opening = project.destinations.map((spec, i) => {
       const connection = this.connector.connect(spec, hellos[i]!);
-      connection.catch(() => undefined); // reported when its destination takes it
+      // The destination is walked while the project is: its scan is what the first catch-up asks for.
+      const twoWay = hasWayBack(spec.mode, project.rules);
+      connection.then((endpoint) => endpoint.prefetchScan(twoWay && endpoint.capabilities.watch)).catch(() => undefined);
       return connection;
     });
     const started = Date.now();
