@@ -3,14 +3,23 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-/** Peak resident memory of `pid` so far, in bytes; null once it is gone. */
-export function readPeakBytes(pid) {
+function readStatusBytes(pid, field) {
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : null;
   } catch {
     return null;
   }
+}
+
+/** Peak resident memory of `pid` so far, in bytes; null once it is gone. */
+export function readPeakBytes(pid) {
+  return readStatusBytes(pid, 'VmHWM');
+}
+
+/** Resident memory of `pid` now, in bytes; null once it is gone. */
+export function readResidentBytes(pid) {
+  return readStatusBytes(pid, 'VmRSS');
 }
 
 /** Samples the peak memory of the processes `getPids()` names until stopped. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { changeMiddle, makeBigFile, makeCodeTree } from './fixtures.js';
-import { PeakWatch, readLoopbackBytes, run } from './processes.js';
+import { PeakWatch, readLoopbackBytes, readResidentBytes, run } from './processes.js';
 import { percentile, summarize } from './stats.js';
 
 const BIN = fileURLToPath(new URL('../../bin/sicksync.js', import.meta.url));
@@ -429,6 +429,8 @@ export const SCENARIOS = [
       const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
       clientPid = live.child.pid;
       await sleep(2000);
+      // What it holds while it waits for changes, after the catch-up: the peak is the catch-up's.
+      const watching = { client: readResidentBytes(clientPid), daemon: readResidentBytes(daemonPid(c.clientHome)) };
       await live.stop();
       const memory = combinePeaks(peaks.stop());
       return [
@@ -437,6 +439,12 @@ export const SCENARIOS = [
           unit: 'bytes',
           memory,
           note: `${memoryNote(memory)}; watching after ${(readyMs / 1000).toFixed(1)} s`,
+        },
+        {
+          ...row('memory-many', `live on ${tree.files} files (local folder): resident while watching`, [watching.client ?? NaN]),
+          unit: 'bytes',
+          memory: watching,
+          note: memoryNote(watching),
         },
       ];
     },

@@ -17,13 +17,16 @@ function getKind(stats: BigIntStats): EntryKind | null {
  * costs a thread-pool round trip (~60 µs measured), which dominated scans and small-file syncs.
  */
 export function getEntry(absolutePath: string, relativePath: string): Entry | null {
-  let stats: BigIntStats;
+  let stats: BigIntStats | undefined;
   try {
-    stats = lstatSync(absolutePath, { bigint: true });
+    // No exception for a missing path (the common answer where a new file is about to be
+    // written): building one cost 6 µs of the 10 µs such a call took.
+    stats = lstatSync(absolutePath, { bigint: true, throwIfNoEntry: false });
   } catch (error) {
-    if (hasErrno(error, 'ENOENT', 'ENOTDIR')) return null;
+    if (hasErrno(error, 'ENOTDIR')) return null;
     throw error;
   }
+  if (!stats) return null;
   const entry = toEntry(stats, relativePath);
   if (entry?.kind === 'symlink') {
     try {

@@ -57,7 +57,6 @@ export class DaemonConnection implements Endpoint {
   private readonly scanPages = new Map<number, Entry[]>();
   private readonly closeListeners: ((reason: string) => void)[] = [];
   private readonly changeListeners: ChangeListener[] = [];
-  private readonly heldChanges: Parameters<ChangeListener>[] = [];
   private readonly readers = new Map<number, Reader>();
   /** Payloads of `signature-data` answers, taken by the request that asked. */
   private readonly signatures = new Map<number, Buffer>();
@@ -216,8 +215,6 @@ export class DaemonConnection implements Endpoint {
         return;
       }
       case 'changes':
-        // A prefetched scan can start the watch before anyone listens: held until someone does.
-        if (this.changeListeners.length === 0) this.heldChanges.push([message.entries, message.gone]);
         for (const listener of this.changeListeners) listener(message.entries, message.gone);
         return;
       case 'data':
@@ -270,7 +267,6 @@ export class DaemonConnection implements Endpoint {
 
   onChanges(listener: ChangeListener): void {
     this.changeListeners.push(listener);
-    for (const [entries, gone] of this.heldChanges.splice(0)) listener(entries, gone);
   }
 
   /** Hands a piece of a read to its sink, in order; the socket pauses while the sink lags. */
@@ -317,7 +313,9 @@ export class DaemonConnection implements Endpoint {
   private prefetched: { watch: boolean; scan: Promise<Snapshot> } | null = null;
 
   prefetchScan(watch: boolean): void {
-    if (this.prefetched) return;
+    // A watching scan is followed by change notices, which must find the scan taken in already:
+    // one fetched early would be taken in after them, and undo them.
+    if (this.prefetched || watch) return;
     const scan = this.requestScan(watch);
     scan.catch(() => undefined); // taken by scan(), or moot once the connection is gone
     this.prefetched = { watch, scan };

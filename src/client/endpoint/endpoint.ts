@@ -65,7 +65,10 @@ export interface Endpoint extends SyncSide {
   readonly host: string;
   /** `watch`: from now on, report changes made there to `onChanges` listeners. */
   scan(watch: boolean): Promise<Snapshot>;
-  /** Starts the scan the first catch-up will ask for, so that both sides walk their trees at once. */
+  /**
+   * Starts the scan the first catch-up will ask for, so that both sides walk their trees at once;
+   * not for a watching scan (see DaemonConnection).
+   */
   prefetchScan(watch: boolean): void;
   versions(path: string): Promise<VersionInfo[]>;
   onChanges(listener: ChangeListener): void;
