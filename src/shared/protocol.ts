@@ -4,6 +4,7 @@
  * rest of the program only ever sees typed messages.
  */
 import { z } from 'zod';
+import type { Entry } from './entry.js';
 import { ProtocolError } from './errors.js';
 
 /** Bump on any incompatible change; both sides refuse a peer of another version before any file moves. */
@@ -13,26 +14,15 @@ export const PROTOCOL_VERSION = 2;
 export const CHUNK_SIZE = 1024 * 1024;
 
 const relPath = z.string().min(1).max(4096);
-const decimal = z.string().regex(/^\d{1,24}$/);
+const DECIMAL = /^\d{1,24}$/;
+const decimal = z.string().regex(DECIMAL);
 const id = z.number().int().nonnegative();
 const wireError = z.object({ code: z.string(), message: z.string() });
 
-const entry = z.object({
-  path: relPath,
-  kind: z.enum(['file', 'dir', 'symlink']),
-  size: z.number().int().nonnegative(),
-  mode: z.number().int().min(0).max(0o7777),
-  mtimeNs: decimal,
-  ino: decimal,
-  target: z.string().max(4096).optional(),
-});
-
-const DECIMAL = /^\d{1,24}$/;
-
 /**
- * What makes `value` no Entry (the schema above), or null when it is one. Lists of entries (a scan
- * brings one per file) are checked with this in place: zod's parse builds a copy of every object,
- * which at 100,000 entries was most of what a client allocated while it caught up.
+ * What makes `value` no Entry, or null when it is one. Checked by hand, and the object kept as it
+ * came: zod's object parse builds a copy of every entry, which at 100,000 entries (a scan brings
+ * one per file) was most of what a client allocated while it caught up.
  */
 export function getEntryProblem(value: unknown): { field?: string; message: string } | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { message: 'expected an entry (an object)' };
@@ -51,20 +41,14 @@ export function getEntryProblem(value: unknown): { field?: string; message: stri
   return null;
 }
 
-function entryList(max = Number.MAX_SAFE_INTEGER) {
-  return z
-    .array(z.unknown())
-    .max(max)
-    .check((context) => {
-      for (const [i, item] of context.value.entries()) {
-        const problem = getEntryProblem(item);
-        if (problem === null) continue;
-        const path = problem.field ? [i, problem.field] : [i];
-        context.issues.push({ code: 'custom', message: problem.message, input: item, path });
-        return;
-      }
-    }) as unknown as z.ZodType<z.infer<typeof entry>[]>;
-}
+/** An Entry (entry.ts), checked by getEntryProblem and passed on as it came. */
+const entry = z.unknown().check((context) => {
+  const problem = getEntryProblem(context.value);
+  if (problem)
+    context.issues.push({ code: 'custom', message: problem.message, input: context.value, path: problem.field ? [problem.field] : [] });
+}) as unknown as z.ZodType<Entry>;
+
+const entryList = (max = Number.MAX_SAFE_INTEGER) => z.array(entry).max(max);
 
 /** What an operation expects at its target (plan/types.ts Guard). */
 const guard = z.object({ expect: entry.nullable(), ifChanged: z.enum(['refuse', 'keep']) });

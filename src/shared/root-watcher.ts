@@ -83,21 +83,16 @@ export class RootWatcher {
   /** Stops watching (or polling) `folder` and every folder in it. */
   remove(folder: string): void {
     if (folder === '') return this.clear();
-    if (!this.watchers.has(folder) && !this.polled.has(folder) && !this.hasInside(folder)) return;
+    // Folders are watched from the top down, and one that loses its watch loses those inside it
+    // (its 'error'): nothing is watched inside a folder that is neither watched nor polled. Asked
+    // for every path a rename moves, so this is worth knowing.
+    if (!this.watchers.has(folder) && !this.polled.has(folder)) return;
     for (const [watched, watcher] of this.watchers) {
       if (watched !== folder && !isInside(watched, folder)) continue;
       watcher.close();
       this.watchers.delete(watched);
     }
     for (const polled of this.polled) if (polled === folder || isInside(polled, folder)) this.polled.delete(polled);
-  }
-
-  /** Whether anything under `folder` is watched or polled; only a folder gone unwatched gets here. */
-  private hasInside(folder: string): boolean {
-    const prefix = `${folder}/`;
-    for (const watched of this.watchers.keys()) if (watched.startsWith(prefix)) return true;
-    for (const polled of this.polled) if (polled.startsWith(prefix)) return true;
-    return false;
   }
 
   private schedulePoll(): void {
