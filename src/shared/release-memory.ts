@@ -27,12 +27,29 @@ function getCollector(): (() => void) | null {
   return collect;
 }
 
+/**
+ * V8 shrinks its young generation (grown to 32 MB by the catch-up) only in a collection made when
+ * little has been allocated for about five seconds, which a process waiting for events reaches
+ * only by its own memory reducer, some 20 s later. One more collection after that quiet gives the
+ * 32 MB back at once (a client watching 100,000 files: 174 MB to 130 MB).
+ */
+const QUIET_MS = 6000;
+
+let quietTimer: NodeJS.Timeout | null = null;
+
 /** Gives back the memory of work over `entries` entries that is done, when that is worth it. */
 export function releaseMemory(entries: number): void {
   if (entries < RELEASE_MIN_ENTRIES) return;
   const gc = getCollector();
+  if (!gc) return;
   // Twice: the first frees the garbage, the second the pages left half-empty by it (a watching
   // client on 100,000 files: 220 MB after one, 182 MB after two).
-  gc?.();
-  gc?.();
+  gc();
+  gc();
+  if (quietTimer) clearTimeout(quietTimer);
+  quietTimer = setTimeout(() => {
+    quietTimer = null;
+    gc();
+  }, QUIET_MS);
+  quietTimer.unref();
 }

@@ -27,6 +27,7 @@ export interface PushPlan {
   needHashes: string[];
   deleteCount: number;
   agreed: [string, BaselineRecord][];
+  unchanged: string[];
   forgotten: string[];
 }
 
@@ -46,5 +47,12 @@ export function getPushPlan(input: PushPlanInput): PushPlan {
     if (op.kind === 'rename') return { kind: 'rename', from: op.from, path: op.path, entry: op.entry };
     return { kind: op.kind, path: op.path, entry: op.entry };
   });
-  return { ops, needHashes: plan.needHashes, deleteCount: plan.deletes.remote, agreed: plan.agreed, forgotten: plan.forgotten };
+  return {
+    ops,
+    needHashes: plan.needHashes,
+    deleteCount: plan.deletes.remote,
+    agreed: plan.agreed,
+    unchanged: plan.unchanged,
+    forgotten: plan.forgotten,
+  };
 }

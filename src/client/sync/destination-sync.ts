@@ -313,7 +313,9 @@ export class DestinationSync {
         there !== undefined &&
         there.kind === sent.kind &&
         (sent.kind === 'symlink' ? there.target === sent.target : there.size === sent.size && hasSameMtime(there, sent));
-      if (applied) this.baseline.set(path, { local: sent, remote: there });
+      if (!applied) continue;
+      this.baseline.set(path, { local: sent, remote: there });
+      this.baselineChanged = true;
     }
     this.unconfirmed.clear();
   }
@@ -411,13 +413,16 @@ export class DestinationSync {
     // the rename is confirmed (apply-plan.ts moves it then), or a connection lost meanwhile would
     // leave the old name at the destination as a file sicksync never synced.
     const moving = plan.ops.flatMap((op) => (op.kind === 'rename' ? [op.from] : []));
+    let forgot = false;
     for (const path of plan.forgotten) {
-      if (!moving.some((from) => path === from || isInside(path, from))) this.baseline.delete(path);
+      if (!moving.some((from) => path === from || isInside(path, from))) forgot = this.baseline.delete(path) || forgot;
     }
+    // Nothing new agreed, forgotten or done: the state on disk is still right, and rewriting it
+    // (tens of megabytes for a large tree) would cost a "nothing changed" run more than its scan.
+    if (plan.agreed.length > 0 || forgot || plan.ops.length > 0) this.baselineChanged = true;
     this.recordConflicts(plan);
     this.watchResolutions();
     const outcome = await applyPlan(this.getSides(endpoint), plan.ops);
-    this.baselineChanged = true;
     if (outcome.changedHere.length > 0) this.options.onLocalChanged(outcome.changedHere);
     this.recordFailures(plan, outcome);
     for (const note of outcome.notes) this.options.reporter.warn(`${this.label}: ${note}`);
@@ -432,15 +437,18 @@ export class DestinationSync {
    */
   private recordConflicts(plan: Plan): void {
     const inPlan = new Set(plan.conflicts.map((conflict) => conflict.path));
-    for (const path of [...plan.agreed.map(([path]) => path), ...plan.ops.map((op) => op.path), ...plan.forgotten]) {
-      if (inPlan.has(path)) continue;
-      this.conflicts.delete(path);
-      this.resolutions.delete(path);
+    if (this.conflicts.size > 0 || this.resolutions.size > 0) {
+      const settled = [...plan.agreed.map(([path]) => path), ...plan.unchanged, ...plan.ops.map((op) => op.path), ...plan.forgotten];
+      for (const path of settled) {
+        if (inPlan.has(path)) continue;
+        if (this.conflicts.delete(path)) this.baselineChanged = true;
+        if (this.resolutions.delete(path)) this.baselineChanged = true;
+      }
     }
     for (const conflict of plan.conflicts) {
-      this.resolutions.delete(conflict.path);
+      if (this.resolutions.delete(conflict.path)) this.baselineChanged = true;
       if (conflict.policy !== 'manual') {
-        this.conflicts.delete(conflict.path);
+        if (this.conflicts.delete(conflict.path)) this.baselineChanged = true;
         const kept = conflict.keptAs ? `the other version is kept as ${conflict.keptAs}` : 'the other version is kept in the history';
         this.options.reporter.warn(
           `${this.label}: ${conflict.path} changed on both sides; the ${conflict.winner} version wins (${conflict.policy}), ${kept}`,
@@ -506,15 +514,21 @@ export class DestinationSync {
     }, 1000);
   }
 
-  private async saveBaseline(): Promise<void> {
+  /** Saves run one after another: two at once could rename an older state over a newer one. */
+  private saving: Promise<void> = Promise.resolve();
+
+  private saveBaseline(): Promise<void> {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = null;
-    if (!this.baselineChanged) return;
+    if (!this.baselineChanged) return this.saving;
     this.baselineChanged = false;
     const state = { baseline: this.baseline, conflicts: this.conflicts, resolutions: this.resolutions };
-    await this.options.store.save(state).catch((error: unknown) => {
-      this.options.reporter.warn(`${this.label}: could not save sync state: ${String(error)}`);
-    });
+    this.saving = this.saving
+      .then(() => this.options.store.save(state))
+      .catch((error: unknown) => {
+        this.options.reporter.warn(`${this.label}: could not save sync state: ${String(error)}`);
+      });
+    return this.saving;
   }
 
   private waitForWork(): Promise<void> {

@@ -93,6 +93,7 @@ export function reconcile(input: PlanInput, guardFloor = 1): Plan {
   }));
   const needHashes: string[] = [];
   const agreed: [string, BaselineRecord][] = [];
+  const unchanged: string[] = [];
   const forgotten: string[] = [];
   const conflicts: Conflict[] = [];
   for (const path of paths) {
@@ -121,11 +122,12 @@ export function reconcile(input: PlanInput, guardFloor = 1): Plan {
     if (decision.conflict) conflicts.push(decision.conflict);
     if (decision.ops.length > 0) ops.push(...decision.ops);
     else if (decision.conflict) continue;
+    else if (local && remote && base?.local === local && base.remote === remote) unchanged.push(path);
     else if (local && remote) agreed.push([path, { local, remote }]);
     else if (!local && !remote) forgotten.push(path);
   }
   ops.sort(compareOps);
   const deletes = { local: 0, remote: 0 };
   for (const op of ops) if (op.kind === 'delete') deletes[op.side] += 1;
-  return { ops, needHashes, deletes, guardTrip: getGuardTrip(deletes, input, guardFloor), agreed, forgotten, conflicts };
+  return { ops, needHashes, deletes, guardTrip: getGuardTrip(deletes, input, guardFloor), agreed, unchanged, forgotten, conflicts };
 }

@@ -107,6 +107,11 @@ export interface Plan {
   guardTrip: GuardTrip | null;
   /** Paths already equal on both sides: their baseline is refreshed without sending anything. */
   agreed: [string, BaselineRecord][];
+  /**
+   * Paths whose baseline record holds the very entries both sides hold now (the same objects):
+   * nothing to send and nothing to record, so a large unchanged tree costs no new records.
+   */
+  unchanged: string[];
   /** Paths gone from both sides: their baseline is dropped. */
   forgotten: string[];
   conflicts: Conflict[];

@@ -28,15 +28,28 @@ function describeOps(ops: readonly PushOp[]): string[] {
 describe('getPushPlan', () => {
   it('plans nothing for empty snapshots', () => {
     const result = plan({ local: new Map(), remote: new Map(), baseline: new Map() });
-    expect(result).toEqual({ ops: [], needHashes: [], deleteCount: 0, agreed: [], forgotten: [] });
+    expect(result).toEqual({ ops: [], needHashes: [], deleteCount: 0, agreed: [], unchanged: [], forgotten: [] });
   });
 
-  it('plans nothing for a synced tree and lists every path as agreed, with both sides', () => {
+  it('plans nothing for a synced tree and records nothing new: every path is unchanged', () => {
     const world = getSyncedWorld(dir('src'), file('src/a.ts'), symlink('link', 'src/a.ts'));
     const result = plan(world);
     expect(result.ops).toEqual([]);
     expect(result.deleteCount).toBe(0);
     expect(result.forgotten).toEqual([]);
+    expect(result.agreed).toEqual([]);
+    expect(result.unchanged.sort()).toEqual(['link', 'src', 'src/a.ts']);
+  });
+
+  it('agrees, with both sides, on paths equal on both sides but not as the baseline holds them', () => {
+    const world = getSyncedWorld(dir('src'), file('src/a.ts'), symlink('link', 'src/a.ts'));
+    // The same stat read again (a restart's scan): equal entries, other objects.
+    const baselineCopy = new Map(
+      [...world.baseline].map(([path, record]) => [path, { local: { ...record.local }, remote: { ...record.remote } }]),
+    );
+    const result = plan({ ...world, baseline: baselineCopy });
+    expect(result.ops).toEqual([]);
+    expect(result.unchanged).toEqual([]);
     expect(new Map(result.agreed)).toEqual(
       new Map(['src', 'src/a.ts', 'link'].map((path) => [path, { local: world.local.get(path), remote: getRemote(world, path) }])),
     );
@@ -130,7 +143,7 @@ describe('getPushPlan', () => {
     const result = plan(world);
     expect(result.ops).toEqual([{ kind: 'delete', path: 'a.txt', expect: getRecord(world, 'a.txt').remote }]);
     expect(result.deleteCount).toBe(1);
-    expect(result.agreed.map(([path]) => path)).toEqual(['b.txt']);
+    expect(result.unchanged).toEqual(['b.txt']);
   });
 
   it('keeps files that exist only at the destination, unless deleteExtraneous', () => {
@@ -174,7 +187,7 @@ describe('getPushPlan', () => {
     const result = plan(world);
     expect(result.ops).toEqual([]);
     expect(result.forgotten).toEqual(['both-gone.txt']);
-    expect(result.agreed.map(([path]) => path)).toEqual(['stays.txt']);
+    expect(result.unchanged).toEqual(['stays.txt']);
   });
 
   it('lists agreed paths that are equal without a baseline, refreshing it with both entries', () => {
@@ -277,7 +290,7 @@ describe('getPushPlan', () => {
 
     it('an empty path list plans nothing even when everything changed', () => {
       const result = plan(getEditedWorld(), { paths: [] });
-      expect(result).toEqual({ ops: [], needHashes: [], deleteCount: 0, agreed: [], forgotten: [] });
+      expect(result).toEqual({ ops: [], needHashes: [], deleteCount: 0, agreed: [], unchanged: [], forgotten: [] });
     });
   });
 

@@ -96,7 +96,7 @@ describe('reconcile: conflicts', () => {
     const result = plan(world, { getPolicy: () => 'manual' });
     expect(result.ops).toEqual([]);
     expect(result.conflicts).toEqual([expect.objectContaining({ path: 'plan.md', policy: 'manual', winner: null })]);
-    expect(result.agreed.map(([path]) => path)).toEqual(['other.md']);
+    expect(result.unchanged).toEqual(['other.md']);
     expect(result.forgotten).toEqual([]);
   });
 });

@@ -73,7 +73,8 @@ describe('rename detection in getPushPlan', () => {
     expect(result.deleteCount).toBe(0);
     expect(new Set(result.forgotten)).toEqual(new Set(['src', 'src/lib', 'src/lib/a.ts', 'src/b.ts']));
     const agreed = new Map(result.agreed);
-    expect([...agreed.keys()].sort()).toEqual(['README.md', 'source', 'source/b.ts', 'source/lib', 'source/lib/a.ts']);
+    expect([...agreed.keys()].sort()).toEqual(['source', 'source/b.ts', 'source/lib', 'source/lib/a.ts']);
+    expect(result.unchanged).toEqual(['README.md']);
     // The children's remote entries are the ones already there, under their new paths.
     expect(agreed.get('source/lib/a.ts')?.remote).toEqual({ ...getRemote(world, 'src/lib/a.ts'), path: 'source/lib/a.ts' });
   });
